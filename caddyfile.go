@@ -1,0 +1,194 @@
+// Copyright 2026 The caddy-sse Authors
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package caddysse
+
+import (
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func parseCaddyfile(helper httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	h := new(Handler)
+	err := h.UnmarshalCaddyfile(helper.Dispenser)
+	return h, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	sse [<matcher>] {
+//		hub             <name>
+//		history         <count>
+//		history_age     <duration>
+//		history_size    <size>
+//		max_subscribers <n>
+//		max_per_client  <n>
+//		heartbeat       <duration>|off
+//		retry           <duration>
+//		buffer          <count>
+//		write_timeout   <duration>
+//		max_topics      <n>
+//		max_event_size  <size>
+//		max_body_size   <size>
+//		publish         on|off
+//		subscribe_allow <selector-template>...
+//		publish_allow   <selector-template>...
+//	}
+//
+// Sizes take units (64KiB, 1MB); durations take Caddy's units (500ms, 1d).
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := make(map[string]bool)
+	for d.NextBlock(0) {
+		opt := d.Val()
+		if seen[opt] {
+			return d.Errf("duplicate option %q", opt)
+		}
+		seen[opt] = true
+		var err error
+		switch opt {
+		case "hub":
+			h.Hub, err = oneArg(d)
+		case "history":
+			var n int
+			n, err = intArg(d)
+			h.History = &n
+		case "history_age":
+			h.HistoryAge, err = durationArg(d)
+		case "history_size":
+			h.HistorySize, err = sizeArg(d)
+		case "max_subscribers":
+			h.MaxSubscribers, err = intArg(d)
+		case "max_per_client":
+			h.MaxPerClient, err = intArg(d)
+		case "heartbeat":
+			var val string
+			if val, err = oneArg(d); err == nil {
+				var dur caddy.Duration
+				if val != "off" {
+					dur, err = parseDuration(d, val)
+				}
+				h.Heartbeat = &dur
+			}
+		case "retry":
+			h.Retry, err = durationArg(d)
+		case "buffer":
+			h.Buffer, err = intArg(d)
+		case "write_timeout":
+			h.WriteTimeout, err = durationArg(d)
+		case "max_topics":
+			h.MaxTopics, err = intArg(d)
+		case "max_event_size":
+			h.MaxEventSize, err = sizeArg(d)
+		case "max_body_size":
+			h.MaxBodySize, err = sizeArg(d)
+		case "publish":
+			var val string
+			if val, err = oneArg(d); err == nil {
+				switch val {
+				case "on":
+					on := true
+					h.Publish = &on
+				case "off":
+					off := false
+					h.Publish = &off
+				default:
+					err = d.Errf("publish: want on or off, got %q", val)
+				}
+			}
+		case "subscribe_allow":
+			h.SubscribeAllow, err = argList(d)
+		case "publish_allow":
+			h.PublishAllow, err = argList(d)
+		default:
+			return d.Errf("unknown sse option %q", opt)
+		}
+		if err != nil {
+			return err
+		}
+		if d.NextBlock(1) {
+			return d.Errf("option %q takes no block", opt)
+		}
+	}
+	return nil
+}
+
+func oneArg(d *caddyfile.Dispenser) (string, error) {
+	args := d.RemainingArgs()
+	if len(args) != 1 {
+		return "", d.ArgErr()
+	}
+	return args[0], nil
+}
+
+func argList(d *caddyfile.Dispenser) ([]string, error) {
+	args := d.RemainingArgs()
+	if len(args) == 0 {
+		return nil, d.ArgErr()
+	}
+	return args, nil
+}
+
+func intArg(d *caddyfile.Dispenser) (int, error) {
+	opt := d.Val()
+	val, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	n, err := strconv.Atoi(val)
+	if err != nil || n < 0 {
+		return 0, d.Errf("%s: want a non-negative integer, got %q", opt, val)
+	}
+	return n, nil
+}
+
+func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
+	val, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	return parseDuration(d, val)
+}
+
+func parseDuration(d *caddyfile.Dispenser, val string) (caddy.Duration, error) {
+	dur, err := caddy.ParseDuration(val)
+	if err != nil || dur < 0 {
+		return 0, d.Errf("%s: want a non-negative duration, got %q", d.Val(), val)
+	}
+	return caddy.Duration(dur), nil
+}
+
+func sizeArg(d *caddyfile.Dispenser) (int64, error) {
+	opt := d.Val()
+	val, err := oneArg(d)
+	if err != nil {
+		return 0, err
+	}
+	size, err := humanize.ParseBytes(val)
+	if err != nil || size > 1<<50 {
+		return 0, d.Errf("%s: want a size such as 64KiB, got %q", opt, val)
+	}
+	return int64(size), nil
+}
+
+// Interface guard
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

@@ -1,0 +1,168 @@
+// Copyright 2026 The caddy-sse Authors
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package caddysse
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// reservedTypePrefix marks event types only the server may send.
+const reservedTypePrefix = "sse."
+
+// Event is one published event. The hub assigns ID and Seq and encodes the
+// event once; every subscriber writes the same bytes.
+type Event struct {
+	// ID is the opaque id sent to clients in the id: field.
+	ID string
+	// Seq orders events within the hub; IDs are derived from it.
+	Seq uint64
+	// Type is the event: field; empty means "message".
+	Type string
+	// Topics the event was published to, each valid per validateTopic.
+	Topics []string
+	// Data is the payload; line breaks become several data: lines.
+	Data string
+	// Retry, when positive, is sent as the retry: field.
+	Retry time.Duration
+	// Time is when the hub stored the event.
+	Time time.Time
+
+	wire []byte // encoded once by the hub, shared by all writers
+}
+
+// Size is the encoded size of the event in bytes, the figure that
+// max_event_size and history_size limit.
+func (e *Event) Size() int { return len(e.wire) }
+
+// Errors of event validation; each text reaches the publisher in a 400.
+var (
+	errTypeChars    = errors.New("event type contains CR, LF or NUL")
+	errTypeReserved = errors.New("event types starting with \"sse.\" are reserved")
+	errTypeUTF8     = errors.New("event type is not valid UTF-8")
+	errDataMissing  = errors.New("data is missing or empty")
+	errDataUTF8     = errors.New("data is not valid UTF-8")
+	errNoTopic      = errors.New("topic is missing")
+	errRetry        = errors.New("retry must be a non-negative integer of milliseconds")
+)
+
+// validate checks the publisher-supplied fields of e, except size.
+func (e *Event) validate() error {
+	if len(e.Topics) == 0 {
+		return errNoTopic
+	}
+	for _, t := range e.Topics {
+		if err := validateTopic(t); err != nil {
+			return err
+		}
+	}
+	if strings.ContainsAny(e.Type, "\r\n\x00") {
+		return errTypeChars
+	}
+	if !utf8.ValidString(e.Type) {
+		return errTypeUTF8
+	}
+	if strings.HasPrefix(e.Type, reservedTypePrefix) {
+		return errTypeReserved
+	}
+	if e.Data == "" {
+		return errDataMissing
+	}
+	if !utf8.ValidString(e.Data) {
+		return errDataUTF8
+	}
+	if e.Retry < 0 {
+		return errRetry
+	}
+	return nil
+}
+
+// encode renders e, id included, in the text/event-stream format.
+func (e *Event) encode() []byte {
+	body := e.encodeBody()
+	if e.ID == "" {
+		return body
+	}
+	return appendIDLine(make([]byte, 0, len(e.ID)+5+len(body)), e.ID, body)
+}
+
+// appendIDLine appends the id: field and then the rest of an encoded event.
+func appendIDLine(b []byte, id string, body []byte) []byte {
+	b = append(b, "id: "...)
+	b = append(b, id...)
+	b = append(b, '\n')
+	return append(b, body...)
+}
+
+// idLineLen is the size of the id: field appendIDLine writes for id.
+func idLineLen(id string) int { return len(id) + 5 }
+
+// encodeBody renders every field of e but id: in the text/event-stream format. Data is split on every
+// line ending the WHATWG parser recognises (CRLF, LF, lone CR), so what a
+// client reassembles equals the data with line endings normalised to LF.
+// The topic: field is ignored by EventSource and read by our own client.
+func (e *Event) encodeBody() []byte {
+	n := len(e.Type) + len(e.Data) + 32
+	for _, t := range e.Topics {
+		n += len(t) + 8
+	}
+	b := make([]byte, 0, n)
+	if e.Type != "" && e.Type != "message" {
+		b = append(b, "event: "...)
+		b = append(b, e.Type...)
+		b = append(b, '\n')
+	}
+	if e.Retry > 0 {
+		b = append(b, "retry: "...)
+		b = strconv.AppendInt(b, e.Retry.Milliseconds(), 10)
+		b = append(b, '\n')
+	}
+	for _, t := range e.Topics {
+		b = append(b, "topic: "...)
+		b = append(b, t...)
+		b = append(b, '\n')
+	}
+	b = appendData(b, e.Data)
+	return append(b, '\n')
+}
+
+// appendData appends data as data: lines. The space after the colon is
+// always written so that data starting with a space survives parsing.
+func appendData(b []byte, data string) []byte {
+	for {
+		i := strings.IndexAny(data, "\r\n")
+		b = append(b, "data: "...)
+		if i < 0 {
+			b = append(b, data...)
+			return append(b, '\n')
+		}
+		b = append(b, data[:i]...)
+		b = append(b, '\n')
+		if data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n' {
+			i++
+		}
+		data = data[i+1:]
+	}
+}
+
+// controlEvent encodes a server-generated event (sse.reset, sse.close) with
+// JSON data. An empty id omits the id: field so a client keeps its last id.
+func controlEvent(typ, id string, retry time.Duration, jsonData string) []byte {
+	e := Event{ID: id, Type: typ, Data: jsonData, Retry: retry}
+	return e.encode()
+}

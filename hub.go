@@ -1,0 +1,550 @@
+// Copyright 2026 The caddy-sse Authors
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package caddysse
+
+import (
+	"crypto/rand"
+	"errors"
+	"math/big"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// HubSettings are the options that belong to a hub rather than to one
+// handler: every handler naming the hub in one config must agree on them.
+type HubSettings struct {
+	// History is how many events are kept for replay; 0 keeps none.
+	History int
+	// HistoryAge drops events older than this; 0 keeps them regardless of age.
+	HistoryAge time.Duration
+	// HistorySize bounds the bytes of encoded events kept; 0 means no bound.
+	HistorySize int64
+	// MaxSubscribers bounds concurrent subscribers; 0 means unlimited.
+	MaxSubscribers int
+}
+
+// Errors returned by the hub.
+var (
+	// ErrCapacity means max_subscribers or max_per_client is reached.
+	ErrCapacity = errors.New("hub is at capacity")
+	// ErrEventTooLarge means an encoded event exceeds the size limit.
+	ErrEventTooLarge = errors.New("event is larger than max_event_size")
+	// ErrHubClosed means the hub was destroyed; no handler uses it any more.
+	ErrHubClosed = errors.New("hub is closed")
+)
+
+// Reasons a hub ends a subscription or resets a resume; they reach
+// clients in sse.close and sse.reset data and label drop metrics.
+const (
+	ReasonSlow      = "slow_consumer"
+	ReasonHubClosed = "hub_closed"
+	ReasonUnknownID = "unknown_id"
+	ReasonExpiredID = "expired_id"
+)
+
+// Hub fans events out to subscribers and keeps a bounded history for
+// replay. It is plain Go, safe for concurrent use, and knows nothing of
+// HTTP or Caddy. One mutex guards all state: publish holds it while it
+// assigns ids and queues the event for every matching subscriber, which is
+// what makes "register and snapshot history" atomic for a resuming
+// subscriber, so there is no gap and no duplicate between replay and live.
+type Hub struct {
+	name  string
+	epoch string // distinguishes this hub's ids from those of earlier processes
+	now   func() time.Time
+
+	mu        sync.Mutex
+	settings  HubSettings
+	closed    bool
+	seq       uint64   // last assigned sequence number
+	history   []*Event // oldest first; Seq values are contiguous
+	histBytes int64
+	idem      map[string][]string // Idempotency-Key → ids, while their events are in history
+	idemOrder []idemRecord        // keys in publish order, for expiry with history
+
+	exact     map[string]map[*Subscriber]struct{} // concrete topic → subscribers
+	patterns  map[string]map[*Subscriber]struct{} // wildcard selector → subscribers
+	subs      map[uint64]*Subscriber
+	perClient map[string]int
+	nextSubID uint64
+
+	published atomic.Uint64
+	delivered atomic.Uint64
+	replayed  atomic.Uint64
+	dropped   atomic.Uint64
+}
+
+type idemRecord struct {
+	key     string
+	lastSeq uint64
+}
+
+// NewHub returns an empty hub. now may be nil for time.Now.
+func NewHub(name string, settings HubSettings, now func() time.Time) *Hub {
+	if now == nil {
+		now = time.Now
+	}
+	return &Hub{
+		name:      name,
+		epoch:     newEpoch(now()),
+		now:       now,
+		settings:  settings,
+		idem:      make(map[string][]string),
+		exact:     make(map[string]map[*Subscriber]struct{}),
+		patterns:  make(map[string]map[*Subscriber]struct{}),
+		subs:      make(map[uint64]*Subscriber),
+		perClient: make(map[string]int),
+	}
+}
+
+// newEpoch returns a short prefix unique to this hub instance: the start
+// time in milliseconds plus random bits, in base 36.
+func newEpoch(t time.Time) string {
+	r, err := rand.Int(rand.Reader, big.NewInt(36*36*36))
+	if err != nil {
+		r = big.NewInt(0)
+	}
+	return strconv.FormatInt(t.UnixMilli(), 36) + strconv.FormatInt(r.Int64()+36*36, 36)[1:]
+}
+
+// Name returns the hub's name.
+func (h *Hub) Name() string { return h.name }
+
+// Settings returns the hub's current settings.
+func (h *Hub) Settings() HubSettings {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.settings
+}
+
+// Apply replaces the hub's settings, trimming history to the new limits.
+func (h *Hub) Apply(s HubSettings) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.settings = s
+	h.trimLocked()
+}
+
+func (h *Hub) idFor(seq uint64) string {
+	return h.epoch + "-" + strconv.FormatUint(seq, 10)
+}
+
+// parseID returns the sequence number of one of this hub's ids.
+func (h *Hub) parseID(id string) (uint64, bool) {
+	if len(id) > len(h.epoch)+21 {
+		return 0, false
+	}
+	epoch, num, ok := strings.Cut(id, "-")
+	if !ok || epoch != h.epoch || num == "" || num[0] == '+' {
+		return 0, false
+	}
+	seq, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || strconv.FormatUint(seq, 10) != num {
+		return 0, false
+	}
+	return seq, true
+}
+
+// Publish stores events in order and queues each for every matching
+// subscriber. The events must have passed validate. With a non-empty
+// idempotency key already seen while its events are still in history,
+// Publish stores nothing and returns the original ids. Either every event is
+// stored or none is: if one would exceed maxSize bytes encoded (0 = no
+// limit), it returns ErrEventTooLarge.
+func (h *Hub) Publish(events []*Event, idemKey string, maxSize int) ([]string, error) {
+	bodies := make([][]byte, len(events))
+	for i, e := range events {
+		bodies[i] = e.encodeBody()
+	}
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrHubClosed
+	}
+	if idemKey != "" {
+		if ids, ok := h.idem[idemKey]; ok {
+			return ids, nil
+		}
+	}
+	ids := make([]string, len(events))
+	for i := range events {
+		ids[i] = h.idFor(h.seq + uint64(i) + 1)
+		if maxSize > 0 && idLineLen(ids[i])+len(bodies[i]) > maxSize {
+			return nil, ErrEventTooLarge
+		}
+	}
+
+	now := h.now()
+	for i, e := range events {
+		h.seq++
+		e.Seq, e.ID, e.Time = h.seq, ids[i], now
+		e.wire = appendIDLine(make([]byte, 0, idLineLen(e.ID)+len(bodies[i])), e.ID, bodies[i])
+		h.history = append(h.history, e)
+		h.histBytes += int64(len(e.wire))
+		h.fanOutLocked(e)
+	}
+	h.published.Add(uint64(len(events)))
+	if idemKey != "" {
+		h.idem[idemKey] = ids
+		h.idemOrder = append(h.idemOrder, idemRecord{idemKey, h.seq})
+	}
+	h.trimLocked()
+	return ids, nil
+}
+
+// fanOutLocked queues e for every subscriber with a selector matching one
+// of its topics, once per subscriber. A full queue drops that subscriber
+// instead of waiting: one slow reader never delays the others.
+func (h *Hub) fanOutLocked(e *Event) {
+	for _, t := range e.Topics {
+		for s := range h.exact[t] {
+			h.deliverLocked(s, e)
+		}
+	}
+	for pat, set := range h.patterns {
+		for _, t := range e.Topics {
+			if matchSelector(pat, t) {
+				for s := range set {
+					h.deliverLocked(s, e)
+				}
+				break
+			}
+		}
+	}
+}
+
+func (h *Hub) deliverLocked(s *Subscriber, e *Event) {
+	if s.lastSeq == e.Seq {
+		return // already queued through another selector
+	}
+	s.lastSeq = e.Seq
+	select {
+	case s.queue <- e:
+	default:
+		h.removeLocked(s, ReasonSlow)
+	}
+}
+
+// trimLocked drops history beyond the count, size and age limits, and the
+// idempotency keys whose events are gone.
+func (h *Hub) trimLocked() {
+	s := h.settings
+	drop := 0
+	if over := len(h.history) - s.History; over > 0 {
+		drop = over
+	}
+	bytes := h.histBytes
+	for i := 0; i < drop; i++ {
+		bytes -= int64(len(h.history[i].wire))
+	}
+	for s.HistorySize > 0 && bytes > s.HistorySize && drop < len(h.history) {
+		bytes -= int64(len(h.history[drop].wire))
+		drop++
+	}
+	if s.HistoryAge > 0 {
+		cutoff := h.now().Add(-s.HistoryAge)
+		for drop < len(h.history) && h.history[drop].Time.Before(cutoff) {
+			bytes -= int64(len(h.history[drop].wire))
+			drop++
+		}
+	}
+	if drop > 0 {
+		clear(h.history[:drop]) // let the collector have them
+		h.history = h.history[drop:]
+		h.histBytes = bytes
+	}
+	first := h.firstSeqLocked()
+	n := 0
+	for n < len(h.idemOrder) && h.idemOrder[n].lastSeq < first {
+		delete(h.idem, h.idemOrder[n].key)
+		n++
+	}
+	if n > 0 {
+		h.idemOrder = h.idemOrder[n:]
+	}
+}
+
+// firstSeqLocked is the sequence number of the oldest event in history, or
+// the next one to be assigned when history is empty.
+func (h *Hub) firstSeqLocked() uint64 {
+	if len(h.history) > 0 {
+		return h.history[0].Seq
+	}
+	return h.seq + 1
+}
+
+// SubscribeRequest describes a new subscription.
+type SubscribeRequest struct {
+	// Selectors are valid selectors, deduplicated by the caller.
+	Selectors []string
+	// LastEventID, when HasLastEventID, asks to resume after that id.
+	LastEventID    string
+	HasLastEventID bool
+	// Replay asks a first connect for the last Replay matching events.
+	Replay int
+	// Buffer bounds the subscriber's queue.
+	Buffer int
+	// Client identifies the subscriber for MaxPerClient: its identity, or
+	// its IP address when anonymous.
+	Client       string
+	MaxPerClient int
+	// Identity and Remote are kept for operators.
+	Identity string
+	Remote   string
+}
+
+// Subscription is what Subscribe hands back: the subscriber, the history to
+// write before any live event, and, when a resume id could not be honoured,
+// why and the newest id to send with sse.reset.
+type Subscription struct {
+	*Subscriber
+	Replay      []*Event
+	ResetReason string
+	NewestID    string
+}
+
+// Subscriber is one open stream's registration in a hub.
+type Subscriber struct {
+	ID        uint64
+	Selectors []string
+	Identity  string
+	Remote    string
+	Client    string
+	Since     time.Time
+
+	queue  chan *Event
+	done   chan struct{} // closed when the hub removes the subscriber
+	reason string        // why done was closed; written before close
+
+	hub     *Hub
+	removed bool   // guarded by hub.mu
+	lastSeq uint64 // last event queued; guarded by hub.mu
+}
+
+// Queue delivers the subscriber's live events in publish order.
+func (s *Subscriber) Queue() <-chan *Event { return s.queue }
+
+// Done is closed when the hub ends the subscription; Reason tells why.
+func (s *Subscriber) Done() <-chan struct{} { return s.done }
+
+// Reason tells why Done was closed. Call it only after Done is closed.
+func (s *Subscriber) Reason() string { return s.reason }
+
+// Close removes the subscriber from its hub. It is idempotent.
+func (s *Subscriber) Close() {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	s.hub.removeLocked(s, "")
+}
+
+// Delivered records n events written to the subscriber's client.
+func (s *Subscriber) Delivered(n int) { s.hub.delivered.Add(uint64(n)) }
+
+// Subscribe registers a subscriber and returns it together with the history
+// to replay, computed under the same lock so that replay and live events
+// join without a gap or a duplicate.
+func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrHubClosed
+	}
+	if h.settings.MaxSubscribers > 0 && len(h.subs) >= h.settings.MaxSubscribers {
+		return nil, ErrCapacity
+	}
+	if req.MaxPerClient > 0 && h.perClient[req.Client] >= req.MaxPerClient {
+		return nil, ErrCapacity
+	}
+	h.trimLocked() // apply history_age before deciding what a resume can get
+
+	sub := &Subscription{}
+	switch {
+	case req.HasLastEventID:
+		seq, ok := h.parseID(req.LastEventID)
+		first := h.firstSeqLocked()
+		switch {
+		case !ok || seq > h.seq:
+			sub.ResetReason = ReasonUnknownID
+		case seq+1 < first:
+			sub.ResetReason = ReasonExpiredID
+		default:
+			sub.Replay = h.matchingLocked(req.Selectors, h.history[seq+1-first:], 0)
+		}
+		if sub.ResetReason != "" {
+			sub.NewestID = h.idFor(h.seq)
+		}
+	case req.Replay > 0:
+		sub.Replay = h.matchingLocked(req.Selectors, h.history, req.Replay)
+	}
+
+	h.nextSubID++
+	s := &Subscriber{
+		ID:        h.nextSubID,
+		Selectors: req.Selectors,
+		Identity:  req.Identity,
+		Remote:    req.Remote,
+		Client:    req.Client,
+		Since:     h.now(),
+		queue:     make(chan *Event, max(req.Buffer, 1)),
+		done:      make(chan struct{}),
+		hub:       h,
+		lastSeq:   h.seq,
+	}
+	for _, sel := range req.Selectors {
+		index := h.exact
+		if isPattern(sel) {
+			index = h.patterns
+		}
+		set := index[sel]
+		if set == nil {
+			set = make(map[*Subscriber]struct{})
+			index[sel] = set
+		}
+		set[s] = struct{}{}
+	}
+	h.subs[s.ID] = s
+	h.perClient[req.Client]++
+	h.replayed.Add(uint64(len(sub.Replay)))
+	sub.Subscriber = s
+	return sub, nil
+}
+
+// matchingLocked returns the events of evs matched by any selector; with
+// limit > 0, only the last limit of them.
+func (h *Hub) matchingLocked(selectors []string, evs []*Event, limit int) []*Event {
+	var out []*Event
+	for i := len(evs) - 1; i >= 0 && (limit <= 0 || len(out) < limit); i-- {
+		if eventMatches(selectors, evs[i]) {
+			out = append(out, evs[i])
+		}
+	}
+	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+		out[i], out[j] = out[j], out[i]
+	}
+	return out
+}
+
+func eventMatches(selectors []string, e *Event) bool {
+	for _, sel := range selectors {
+		for _, t := range e.Topics {
+			if matchSelector(sel, t) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// removeLocked takes s out of every index. A non-empty reason tells the
+// subscriber's writer, through Done, that the hub ended the stream.
+func (h *Hub) removeLocked(s *Subscriber, reason string) {
+	if s.removed {
+		return
+	}
+	s.removed = true
+	for _, sel := range s.Selectors {
+		index := h.exact
+		if isPattern(sel) {
+			index = h.patterns
+		}
+		if set := index[sel]; set != nil {
+			delete(set, s)
+			if len(set) == 0 {
+				delete(index, sel)
+			}
+		}
+	}
+	delete(h.subs, s.ID)
+	if h.perClient[s.Client]--; h.perClient[s.Client] <= 0 {
+		delete(h.perClient, s.Client)
+	}
+	if reason != "" {
+		h.dropped.Add(1)
+	}
+	s.reason = reason
+	close(s.done)
+}
+
+// Disconnect ends the subscription with the given id, telling its writer
+// the reason. It reports whether such a subscriber existed.
+func (h *Hub) Disconnect(id uint64, reason string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s, ok := h.subs[id]
+	if ok {
+		h.removeLocked(s, reason)
+	}
+	return ok
+}
+
+// Close ends every subscription and refuses further use. The hub pool
+// calls it when the last handler using the hub is cleaned up.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for _, s := range h.subs {
+		h.removeLocked(s, ReasonHubClosed)
+	}
+	h.history = nil
+	h.histBytes = 0
+}
+
+// Destruct implements caddy.Destructor for the hub pool.
+func (h *Hub) Destruct() error {
+	h.Close()
+	return nil
+}
+
+// HubStats is a snapshot of a hub's counters.
+type HubStats struct {
+	Name         string `json:"name"`
+	Subscribers  int    `json:"subscribers"`
+	Topics       int    `json:"topics"`
+	Published    uint64 `json:"events_published"`
+	Delivered    uint64 `json:"events_delivered"`
+	Replayed     uint64 `json:"events_replayed"`
+	Dropped      uint64 `json:"subscribers_dropped"`
+	HistoryLen   int    `json:"history_length"`
+	HistoryBytes int64  `json:"history_bytes"`
+	OldestID     string `json:"oldest_id,omitempty"`
+	NewestID     string `json:"newest_id,omitempty"`
+}
+
+// Stats returns a snapshot of the hub's counters.
+func (h *Hub) Stats() HubStats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := HubStats{
+		Name:         h.name,
+		Subscribers:  len(h.subs),
+		Topics:       len(h.exact) + len(h.patterns),
+		Published:    h.published.Load(),
+		Delivered:    h.delivered.Load(),
+		Replayed:     h.replayed.Load(),
+		Dropped:      h.dropped.Load(),
+		HistoryLen:   len(h.history),
+		HistoryBytes: h.histBytes,
+	}
+	if len(h.history) > 0 {
+		st.OldestID = h.history[0].ID
+		st.NewestID = h.history[len(h.history)-1].ID
+	}
+	return st
+}

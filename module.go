@@ -1,0 +1,339 @@
+// Copyright 2026 The caddy-sse Authors
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+// Package caddysse is a Caddy v2 HTTP handler that turns Caddy into a
+// Server-Sent Events hub: clients subscribe to topics with a GET, backends
+// publish with a POST, and every subscriber of a topic receives each event,
+// in order, with Last-Event-ID resume from a bounded history.
+package caddysse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+	httpcaddyfile.RegisterHandlerDirective("sse", parseCaddyfile)
+	httpcaddyfile.RegisterDirectiveOrder("sse", httpcaddyfile.After, "encode")
+}
+
+// Defaults of the handler's options.
+const (
+	defaultHub          = "default"
+	defaultHistory      = 1000
+	defaultHistorySize  = 64 << 20
+	defaultHeartbeat    = 15 * time.Second
+	defaultRetry        = 2 * time.Second
+	defaultBuffer       = 1024
+	defaultWriteTimeout = 10 * time.Second
+	defaultMaxTopics    = 32
+	defaultMaxEventSize = 1 << 20
+	defaultMaxBodySize  = 4 << 20
+)
+
+// Handler serves one route of a named SSE hub: GET subscribes to topics and
+// streams their events, POST publishes events.
+type Handler struct {
+	// Hub names the hub this route serves. Routes, sites and successive
+	// configs naming the same hub share its subscribers, history and ids.
+	// Names are 1–64 characters of A-Za-z0-9._-. Default: "default".
+	Hub string `json:"hub,omitempty"`
+
+	// History is how many events the hub keeps for Last-Event-ID resume
+	// and replay; 0 keeps none. A hub option. Default: 1000.
+	History *int `json:"history,omitempty"`
+
+	// HistoryAge drops events older than this from the hub's history.
+	// A hub option. Default: 0 (no age limit).
+	HistoryAge caddy.Duration `json:"history_age,omitempty"`
+
+	// HistorySize bounds the bytes of encoded events in the hub's history.
+	// A hub option. Default: 67108864 (64 MiB).
+	HistorySize int64 `json:"history_size,omitempty"`
+
+	// MaxSubscribers bounds the hub's concurrent streams; 0 is unlimited.
+	// A hub option. Default: 0.
+	MaxSubscribers int `json:"max_subscribers,omitempty"`
+
+	// MaxPerClient bounds the streams of one identity ({http.auth.user.id})
+	// or, for anonymous clients, one client IP, counted across the hub;
+	// 0 is unlimited. Default: 0.
+	MaxPerClient int `json:"max_per_client,omitempty"`
+
+	// Heartbeat is how long a stream may stay idle before a comment line
+	// is sent to keep proxies from closing it and to detect dead peers;
+	// 0 turns heartbeats off. Default: 15s.
+	Heartbeat *caddy.Duration `json:"heartbeat,omitempty"`
+
+	// Retry is the reconnection delay sent to clients in the retry: field.
+	// Default: 2s.
+	Retry caddy.Duration `json:"retry,omitempty"`
+
+	// Buffer bounds each subscriber's queue of events not yet written; a
+	// subscriber whose queue is full is disconnected and resumes from
+	// history. Default: 1024.
+	Buffer int `json:"buffer,omitempty"`
+
+	// WriteTimeout is the deadline for each write and flush to a stream; a
+	// subscriber that misses it is disconnected. Default: 10s.
+	WriteTimeout caddy.Duration `json:"write_timeout,omitempty"`
+
+	// MaxTopics bounds the selectors of one subscription. Default: 32.
+	MaxTopics int `json:"max_topics,omitempty"`
+
+	// MaxEventSize bounds one encoded event, in bytes. Default: 1048576 (1 MiB).
+	MaxEventSize int64 `json:"max_event_size,omitempty"`
+
+	// MaxBodySize bounds a publish request body, in bytes; the body is never
+	// read past it. Default: 4194304 (4 MiB).
+	MaxBodySize int64 `json:"max_body_size,omitempty"`
+
+	// Publish enables publishing with POST on this route. Default: true.
+	Publish *bool `json:"publish,omitempty"`
+
+	// SubscribeAllow lists selector templates every request reaching this
+	// handler may subscribe to. Caddy placeholders are replaced per request;
+	// an unknown or empty placeholder, or a value holding '/', '*' or
+	// whitespace, makes its template grant nothing. Default: none.
+	SubscribeAllow []string `json:"subscribe_allow,omitempty"`
+
+	// PublishAllow lists selector templates every request reaching this
+	// handler may publish to, with the same rules as SubscribeAllow.
+	// Default: none.
+	PublishAllow []string `json:"publish_allow,omitempty"`
+
+	hub      *Hub
+	logger   *zap.Logger
+	stopping context.Context // done when this handler's streams must end
+	stop     context.CancelFunc
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.sse",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+var hubNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// hubs holds the hubs of all loaded configs by name, so a hub and its
+// history outlive config reloads.
+var hubs = caddy.NewUsagePool()
+
+// pooledHub is a hub in the pool plus the config that last set its
+// settings, so that handlers of one config must agree on them.
+type pooledHub struct {
+	*Hub
+	mu    sync.Mutex
+	owner any
+}
+
+// Provision sets defaults and takes the named hub from the pool.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.stopping, h.stop = context.WithCancel(context.Background())
+	if h.Hub == "" {
+		h.Hub = defaultHub
+	}
+	if h.History == nil {
+		n := defaultHistory
+		h.History = &n
+	}
+	if h.HistorySize == 0 {
+		h.HistorySize = defaultHistorySize
+	}
+	if h.Heartbeat == nil {
+		d := caddy.Duration(defaultHeartbeat)
+		h.Heartbeat = &d
+	}
+	if h.Retry == 0 {
+		h.Retry = caddy.Duration(defaultRetry)
+	}
+	if h.Buffer == 0 {
+		h.Buffer = defaultBuffer
+	}
+	if h.WriteTimeout == 0 {
+		h.WriteTimeout = caddy.Duration(defaultWriteTimeout)
+	}
+	if h.MaxTopics == 0 {
+		h.MaxTopics = defaultMaxTopics
+	}
+	if h.MaxEventSize == 0 {
+		h.MaxEventSize = defaultMaxEventSize
+	}
+	if h.MaxBodySize == 0 {
+		h.MaxBodySize = defaultMaxBodySize
+	}
+	if h.Publish == nil {
+		on := true
+		h.Publish = &on
+	}
+	if err := h.validateOptions(); err != nil {
+		return err
+	}
+
+	// The events app is one per config: it identifies the config for the
+	// hub-settings agreement, and its "stopping" event, emitted before Caddy
+	// waits for open requests on reload and exit, ends our streams on time.
+	eventsApp, err := ctx.App("events")
+	if err != nil {
+		return fmt.Errorf("loading events app: %v", err)
+	}
+	events := eventsApp.(*caddyevents.App)
+	if err := events.On("stopping", stopListener{h}); err != nil {
+		h.logger.Debug("stopping event unavailable; streams end at cleanup", zap.Error(err))
+	}
+
+	settings := h.hubSettings()
+	val, loaded, err := hubs.LoadOrNew(h.Hub, func() (caddy.Destructor, error) {
+		return &pooledHub{Hub: NewHub(h.Hub, settings, nil), owner: events}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("hub %q: %v", h.Hub, err)
+	}
+	ph := val.(*pooledHub)
+	h.hub = ph.Hub // from here on, Cleanup gives the hub back, also when Provision fails
+	if loaded {
+		ph.mu.Lock()
+		defer ph.mu.Unlock()
+		if ph.owner == events && ph.Settings() != settings {
+			return fmt.Errorf("hub %q: handlers in this config disagree on history, history_age, history_size or max_subscribers", h.Hub)
+		}
+		ph.owner = events
+		ph.Apply(settings)
+	}
+	return nil
+}
+
+func (h *Handler) hubSettings() HubSettings {
+	return HubSettings{
+		History:        *h.History,
+		HistoryAge:     time.Duration(h.HistoryAge),
+		HistorySize:    h.HistorySize,
+		MaxSubscribers: h.MaxSubscribers,
+	}
+}
+
+// validateOptions checks option values; it runs in Provision, before the
+// hub is taken, so that a bad config takes nothing from the pool.
+func (h *Handler) validateOptions() error {
+	if !hubNameRE.MatchString(h.Hub) {
+		return fmt.Errorf("hub name %q: want 1-64 characters of A-Za-z0-9._-", h.Hub)
+	}
+	for name, v := range map[string]int64{
+		"history": int64(*h.History), "history_age": int64(h.HistoryAge),
+		"history_size": h.HistorySize, "max_subscribers": int64(h.MaxSubscribers),
+		"max_per_client": int64(h.MaxPerClient), "heartbeat": int64(*h.Heartbeat),
+		"retry": int64(h.Retry), "buffer": int64(h.Buffer), "write_timeout": int64(h.WriteTimeout),
+		"max_topics": int64(h.MaxTopics), "max_event_size": h.MaxEventSize, "max_body_size": h.MaxBodySize,
+	} {
+		if v < 0 {
+			return fmt.Errorf("%s must not be negative", name)
+		}
+	}
+	for _, list := range [][]string{h.SubscribeAllow, h.PublishAllow} {
+		for _, tpl := range list {
+			if err := validateTemplate(tpl); err != nil {
+				return fmt.Errorf("grant %q: %v", tpl, err)
+			}
+		}
+	}
+	return nil
+}
+
+// validateTemplate checks a grant template: with placeholders standing in
+// for one plain segment value, it must be a valid selector.
+func validateTemplate(tpl string) error {
+	repl := caddy.NewEmptyReplacer()
+	sel, err := repl.ReplaceFunc(tpl, func(string, any) (any, error) { return "x", nil })
+	if err != nil {
+		return err
+	}
+	return validateSelector(sel)
+}
+
+// stopListener ends the handler's streams when Caddy emits "stopping".
+type stopListener struct{ h *Handler }
+
+// Handle implements caddyevents.Handler.
+func (l stopListener) Handle(context.Context, caddy.Event) error {
+	l.h.stop()
+	return nil
+}
+
+// Cleanup ends the handler's streams and gives its hub back to the pool.
+func (h *Handler) Cleanup() error {
+	if h.stop != nil {
+		h.stop()
+	}
+	if h.hub == nil {
+		return nil
+	}
+	if _, err := hubs.Delete(h.Hub); err != nil {
+		return fmt.Errorf("releasing hub %q: %v", h.Hub, err)
+	}
+	return nil
+}
+
+// ServeHTTP subscribes on GET and publishes on POST.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	switch {
+	case r.Method == http.MethodGet:
+		return h.serveSubscribe(w, r)
+	case r.Method == http.MethodPost && *h.Publish:
+		return h.servePublish(w, r)
+	}
+	allow := "GET"
+	if *h.Publish {
+		allow = "GET, POST"
+	}
+	w.Header().Set("Allow", allow)
+	return writeError(w, r, http.StatusMethodNotAllowed, errors.New("method not allowed; use "+allow))
+}
+
+// shortRetry is the reconnection delay sent when a reload or shutdown ends
+// a stream: short, so clients resume at once, and jittered, so they do not
+// all come back in the same instant.
+func shortRetry() time.Duration {
+	return 250*time.Millisecond + rand.N(time.Second)
+}
+
+// capacityRetry is the long, jittered delay sent to a client turned away
+// at capacity.
+func capacityRetry() time.Duration {
+	return 30*time.Second + rand.N(30*time.Second)
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+	_ caddyevents.Handler         = stopListener{}
+)

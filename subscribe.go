@@ -1,0 +1,253 @@
+// Copyright 2026 The caddy-sse Authors
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package caddysse
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Fixed pieces of the stream.
+var (
+	streamOpening    = []byte(":ok\n\n")
+	heartbeatComment = []byte(":\n\n")
+)
+
+// maxWriteBatch bounds how many queued events are written before a flush.
+const maxWriteBatch = 64
+
+// Reasons a handler ends a stream, sent in sse.close data.
+const (
+	reasonCapacity = "capacity"
+	reasonReload   = "reload"
+	reasonShutdown = "shutdown"
+)
+
+// serveSubscribe handles a GET: it validates the selectors, checks the
+// subscribe grants, registers with the hub and streams events until the
+// client leaves, the hub drops it, or Caddy stops or reloads.
+func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
+	query := r.URL.Query()
+	selectors := query["topic"]
+	if len(selectors) == 0 {
+		return writeError(w, r, http.StatusBadRequest, errors.New("topic is missing: subscribe with ?topic=<selector>"))
+	}
+	if len(selectors) > h.MaxTopics {
+		return writeError(w, r, http.StatusBadRequest, fmt.Errorf("too many topics: at most %d per subscription", h.MaxTopics))
+	}
+	for i, sel := range selectors {
+		if err := validateSelector(sel); err != nil {
+			return writeError(w, r, http.StatusBadRequest, fmt.Errorf("topic %d: %v", i+1, err))
+		}
+	}
+	slices.Sort(selectors)
+	selectors = slices.Compact(selectors)
+
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	grants := expandGrants(repl, h.SubscribeAllow)
+	if len(grants) == 0 {
+		return writeError(w, r, http.StatusUnauthorized, errors.New("no credentials and no subscribe grant for this route"))
+	}
+	for _, sel := range selectors {
+		if !allowed(grants, sel) {
+			return writeError(w, r, http.StatusForbidden, fmt.Errorf("not allowed to subscribe to %q", sel))
+		}
+	}
+
+	req := SubscribeRequest{Selectors: selectors, Buffer: h.Buffer, MaxPerClient: h.MaxPerClient, Remote: r.RemoteAddr}
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		req.LastEventID, req.HasLastEventID = id, true
+	} else if query.Has("last_event_id") {
+		req.LastEventID, req.HasLastEventID = query.Get("last_event_id"), true
+	}
+	if query.Has("replay") {
+		n, err := strconv.Atoi(query.Get("replay"))
+		if err != nil || n < 0 {
+			return writeError(w, r, http.StatusBadRequest, errors.New("replay must be a non-negative integer"))
+		}
+		req.Replay = n
+	}
+	req.Identity, _ = repl.GetString("http.auth.user.id")
+	req.Client = req.Identity
+	if req.Client == "" {
+		req.Client, _ = caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	}
+
+	sub, err := h.hub.Subscribe(req)
+	if errors.Is(err, ErrCapacity) {
+		h.logger.Warn("subscriber turned away at capacity",
+			zap.String("hub", h.Hub), zap.String("remote", r.RemoteAddr), zap.String("identity", req.Identity))
+		return h.serveCapacity(w)
+	}
+	if err != nil {
+		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+	}
+	defer sub.Close()
+	if ce := h.logger.Check(zapcore.DebugLevel, "subscriber connected"); ce != nil {
+		ce.Write(zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID),
+			zap.String("remote", r.RemoteAddr), zap.String("identity", req.Identity),
+			zap.Strings("selectors", selectors), zap.Int("replay", len(sub.Replay)))
+	}
+
+	st := h.openStream(w)
+	opening := [][]byte{streamOpening, retryField(time.Duration(h.Retry))}
+	if sub.ResetReason != "" {
+		opening = append(opening, controlEvent("sse.reset", sub.NewestID, 0, `{"reason":"`+sub.ResetReason+`"}`))
+	}
+	for _, e := range sub.Replay {
+		opening = append(opening, e.wire)
+	}
+	if err := st.send(opening...); err != nil {
+		return nil
+	}
+	sub.Delivered(len(sub.Replay))
+
+	reason := h.pump(st, sub, r)
+	if ce := h.logger.Check(zapcore.DebugLevel, "subscriber disconnected"); ce != nil {
+		ce.Write(zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("reason", reason))
+	}
+	return nil
+}
+
+// pump writes live events and heartbeats until the stream ends, and
+// returns why it ended.
+func (h *Handler) pump(st *stream, sub *Subscription, r *http.Request) string {
+	var heartbeat <-chan time.Time
+	idle := time.Duration(*h.Heartbeat)
+	var timer *time.Timer
+	if idle > 0 {
+		timer = time.NewTimer(idle)
+		defer timer.Stop()
+		heartbeat = timer.C
+	}
+	batch := make([][]byte, 0, maxWriteBatch)
+	for {
+		select {
+		case <-r.Context().Done():
+			return "client_gone"
+		case <-h.stopping.Done():
+			reason := reasonReload
+			if caddy.Exiting() {
+				reason = reasonShutdown
+			}
+			_ = st.send(closeEvent(reason, shortRetry()))
+			return reason
+		case <-sub.Done():
+			reason := sub.Reason()
+			if reason == ReasonSlow {
+				h.logger.Warn("slow subscriber dropped: its queue is full",
+					zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("remote", sub.Remote))
+				return reason
+			}
+			_ = st.send(closeEvent(reason, 0))
+			return reason
+		case e := <-sub.Queue():
+			batch = append(batch[:0], e.wire)
+		drain:
+			for len(batch) < maxWriteBatch {
+				select {
+				case e := <-sub.Queue():
+					batch = append(batch, e.wire)
+				default:
+					break drain
+				}
+			}
+			if err := st.send(batch...); err != nil {
+				h.logger.Warn("subscriber dropped: write failed",
+					zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("remote", sub.Remote), zap.Error(err))
+				return "write_failed"
+			}
+			sub.Delivered(len(batch))
+			if timer != nil {
+				timer.Reset(idle)
+			}
+		case <-heartbeat:
+			if err := st.send(heartbeatComment); err != nil {
+				return "write_failed"
+			}
+			timer.Reset(idle)
+		}
+	}
+}
+
+// serveCapacity answers a subscriber turned away at capacity with a stream
+// that tells it to stay away for a while: a non-200 status would make
+// EventSource give up for good.
+func (h *Handler) serveCapacity(w http.ResponseWriter) error {
+	st := h.openStream(w)
+	_ = st.send(streamOpening, closeEvent(reasonCapacity, capacityRetry()))
+	return nil
+}
+
+func closeEvent(reason string, retry time.Duration) []byte {
+	return controlEvent("sse.close", "", retry, `{"reason":"`+reason+`"}`)
+}
+
+func retryField(d time.Duration) []byte {
+	return []byte("retry: " + strconv.FormatInt(d.Milliseconds(), 10) + "\n\n")
+}
+
+// stream writes to one event-stream response through Caddy's flush
+// handling, which reaches through encoders and other wrappers.
+type stream struct {
+	w         http.ResponseWriter
+	rc        *http.ResponseController
+	timeout   time.Duration
+	deadlines bool
+}
+
+// openStream sends the event-stream headers. Nothing is flushed until the
+// first send, which the caller makes at once.
+func (h *Handler) openStream(w http.ResponseWriter) *stream {
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Accel-Buffering", "no")
+	hdr.Del("Content-Length")
+	w.WriteHeader(http.StatusOK)
+	return &stream{w: w, rc: http.NewResponseController(w), timeout: time.Duration(h.WriteTimeout), deadlines: true}
+}
+
+// send writes chunks and flushes them within the write timeout. Between
+// sends no deadline is left set: HTTP/2 would reset an idle stream whose
+// deadline passed, and a server-wide write timeout must not end streams.
+func (s *stream) send(chunks ...[]byte) error {
+	if s.deadlines {
+		if err := s.rc.SetWriteDeadline(time.Now().Add(s.timeout)); errors.Is(err, http.ErrNotSupported) {
+			s.deadlines = false
+		}
+	}
+	for _, c := range chunks {
+		if _, err := s.w.Write(c); err != nil {
+			return err
+		}
+	}
+	if err := s.rc.Flush(); err != nil {
+		return err
+	}
+	if s.deadlines {
+		_ = s.rc.SetWriteDeadline(time.Time{})
+	}
+	return nil
+}
