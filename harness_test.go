@@ -1,0 +1,385 @@
+// Copyright 2026 The caddy-sse Authors
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package caddysse
+
+// This file holds what the tests share: a spec-faithful event-stream
+// parser, a real Caddy started in this process from a Caddyfile, and an
+// SSE client that reads from it over loopback.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+// parsedEvent is an event as a WHATWG EventSource parser dispatches it,
+// plus the topic: lines our own client reads.
+type parsedEvent struct {
+	ID     string // the last event ID buffer at dispatch
+	Type   string // "message" when no event: field was given
+	Data   string
+	Topics []string
+	Retry  int // last retry: value seen before this event, -1 if none
+}
+
+// sseParser implements the event-stream interpretation of the HTML
+// standard (§9.2.6): lines end in CRLF, LF or lone CR; a leading BOM is
+// dropped; a colon-first line is a comment; one space after the colon is
+// dropped; a blank line dispatches; an event with empty data is not
+// dispatched; "id" containing NUL is ignored.
+type sseParser struct {
+	r        *bufio.Reader
+	lastID   string
+	retry    int
+	Comments int
+	started  bool
+}
+
+func newSSEParser(r io.Reader) *sseParser {
+	return &sseParser{r: bufio.NewReader(r), retry: -1}
+}
+
+// readLine returns one line without its terminator.
+func (p *sseParser) readLine() (string, error) {
+	var b []byte
+	for {
+		c, err := p.r.ReadByte()
+		if err != nil {
+			if len(b) > 0 && err == io.EOF {
+				return "", io.ErrUnexpectedEOF // an unterminated line is discarded
+			}
+			return "", err
+		}
+		switch c {
+		case '\n':
+			return string(b), nil
+		case '\r':
+			if next, err := p.r.Peek(1); err == nil && next[0] == '\n' {
+				_, _ = p.r.ReadByte()
+			}
+			return string(b), nil
+		}
+		b = append(b, c)
+	}
+}
+
+// Next returns the next dispatched event.
+func (p *sseParser) Next() (parsedEvent, error) {
+	var data bytes.Buffer
+	var typ string
+	var topics []string
+	hasData := false
+	for {
+		line, err := p.readLine()
+		if err != nil {
+			return parsedEvent{}, err
+		}
+		if !p.started {
+			p.started = true
+			line = strings.TrimPrefix(line, "\uFEFF")
+		}
+		if line == "" {
+			if !hasData {
+				data.Reset()
+				typ, topics = "", nil
+				continue
+			}
+			d := data.String()
+			d = strings.TrimSuffix(d, "\n")
+			ev := parsedEvent{ID: p.lastID, Type: typ, Data: d, Topics: topics, Retry: p.retry}
+			if ev.Type == "" {
+				ev.Type = "message"
+			}
+			return ev, nil
+		}
+		if line[0] == ':' {
+			p.Comments++
+			continue
+		}
+		field, value, found := strings.Cut(line, ":")
+		if found {
+			value = strings.TrimPrefix(value, " ")
+		}
+		switch field {
+		case "event":
+			typ = value
+		case "data":
+			data.WriteString(value)
+			data.WriteByte('\n')
+			hasData = true
+		case "id":
+			if !strings.Contains(value, "\x00") {
+				p.lastID = value
+			}
+		case "retry":
+			if n, err := strconv.Atoi(value); err == nil && strings.Trim(value, "0123456789") == "" {
+				p.retry = n
+			}
+		case "topic":
+			topics = append(topics, value)
+		}
+	}
+}
+
+// testCaddy is a real Caddy running in this process, configured from a
+// Caddyfile, listening on loopback.
+type testCaddy struct {
+	t    testing.TB
+	Port int    // HTTP port, substituted for {PORT} in the Caddyfile
+	URL  string // http://127.0.0.1:Port
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startCaddy loads a Caddyfile into Caddy in this process. {PORT} in the
+// Caddyfile is replaced by a free port. Global options turning the admin
+// endpoint off and keeping storage in a temporary directory are added
+// unless the Caddyfile has its own global block. Caddy is stopped when the
+// test ends.
+func startCaddy(t testing.TB, caddyfile string) *testCaddy {
+	t.Helper()
+	tc := &testCaddy{t: t, Port: freePort(t)}
+	tc.URL = fmt.Sprintf("http://127.0.0.1:%d", tc.Port)
+	tc.Load(caddyfile)
+	t.Cleanup(func() {
+		if err := caddy.Stop(); err != nil {
+			t.Errorf("stopping caddy: %v", err)
+		}
+	})
+	return tc
+}
+
+// Load replaces the running config (a reload when one is running).
+func (tc *testCaddy) Load(caddyfile string) {
+	tc.t.Helper()
+	if err := tc.TryLoad(caddyfile); err != nil {
+		tc.t.Fatal(err)
+	}
+}
+
+// TryLoad is Load returning the error instead of failing the test.
+func (tc *testCaddy) TryLoad(caddyfile string) error {
+	cfgJSON, err := adaptCaddyfile(tc.t, strings.ReplaceAll(caddyfile, "{PORT}", strconv.Itoa(tc.Port)))
+	if err != nil {
+		return err
+	}
+	return caddy.Load(cfgJSON, true)
+}
+
+// adaptCaddyfile adapts a Caddyfile to JSON, adding test global options
+// when it has no global block of its own.
+func adaptCaddyfile(t testing.TB, caddyfile string) ([]byte, error) {
+	if !strings.HasPrefix(strings.TrimSpace(caddyfile), "{") {
+		caddyfile = "{\n\tadmin off\n\tpersist_config off\n\tstorage file_system " + testStorage(t) + "\n\tskip_install_trust\n\tlog {\n\t\toutput discard\n\t}\n}\n" + caddyfile
+	}
+	adapter := caddyconfig.GetAdapter("caddyfile")
+	cfgJSON, warnings, err := adapter.Adapt([]byte(caddyfile), map[string]any{"filename": "Caddyfile"})
+	if err != nil {
+		return nil, fmt.Errorf("adapting Caddyfile: %v", err)
+	}
+	for _, w := range warnings {
+		t.Logf("Caddyfile warning: %s", w.String())
+	}
+	return cfgJSON, nil
+}
+
+var testStorageDir string
+
+// testStorage is one directory per test binary for Caddy's storage, so the
+// internal CA is created once and tests never touch the real data dir.
+func testStorage(t testing.TB) string {
+	if testStorageDir == "" {
+		dir, err := os.MkdirTemp("", "caddy-sse-test-storage-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		testStorageDir = dir
+	}
+	return testStorageDir
+}
+
+// Post publishes a body with the given content type and returns status and body.
+func (tc *testCaddy) Post(path, contentType, body string, header ...string) (int, string) {
+	tc.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, tc.URL+path, strings.NewReader(body))
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// PublishForm publishes a form and fails the test unless it gets a 200;
+// it returns the event id.
+func (tc *testCaddy) PublishForm(path string, fields ...string) string {
+	tc.t.Helper()
+	var b strings.Builder
+	for i := 0; i+1 < len(fields); i += 2 {
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(urlQueryEscape(fields[i]) + "=" + urlQueryEscape(fields[i+1]))
+	}
+	status, body := tc.Post(path, "application/x-www-form-urlencoded", b.String())
+	if status != http.StatusOK {
+		tc.t.Fatalf("publish %v: status %d: %s", fields, status, body)
+	}
+	return strings.TrimSpace(body)
+}
+
+// sseStream is an open subscription read with sseParser in a goroutine.
+type sseStream struct {
+	t      testing.TB
+	Resp   *http.Response
+	events chan parsedEvent
+	errc   chan error
+	cancel context.CancelFunc
+}
+
+// Subscribe opens a stream at url (a path is joined to tc.URL) with the
+// given request headers (name, value, ...), waits for the response headers
+// and starts reading events. The stream is closed when the test ends.
+func (tc *testCaddy) Subscribe(url string, header ...string) *sseStream {
+	tc.t.Helper()
+	if strings.HasPrefix(url, "/") {
+		url = tc.URL + url
+	}
+	return subscribeWith(tc.t, http.DefaultClient, url, header...)
+}
+
+func subscribeWith(t testing.TB, client *http.Client, url string, header ...string) *sseStream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("subscribe %s: %v", url, err)
+	}
+	s := &sseStream{t: t, Resp: resp, events: make(chan parsedEvent, 4096), errc: make(chan error, 1), cancel: cancel}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		s.errc <- fmt.Errorf("status %d: %s", resp.StatusCode, b)
+		close(s.events)
+		return s
+	}
+	go func() {
+		defer close(s.events)
+		p := newSSEParser(resp.Body)
+		for {
+			ev, err := p.Next()
+			if err != nil {
+				s.errc <- err
+				return
+			}
+			s.events <- ev
+		}
+	}()
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Next returns the next event or fails the test after the timeout.
+func (s *sseStream) Next(timeout time.Duration) parsedEvent {
+	s.t.Helper()
+	select {
+	case ev, ok := <-s.events:
+		if !ok {
+			s.t.Fatalf("stream ended before the expected event: %v", <-s.errc)
+		}
+		return ev
+	case <-time.After(timeout):
+		s.t.Fatalf("no event within %v", timeout)
+	}
+	return parsedEvent{}
+}
+
+// End waits for the server to end the stream and returns the events that
+// came before the end.
+func (s *sseStream) End(timeout time.Duration) []parsedEvent {
+	s.t.Helper()
+	var evs []parsedEvent
+	deadline := time.After(timeout)
+	for {
+		select {
+		case ev, ok := <-s.events:
+			if !ok {
+				return evs
+			}
+			evs = append(evs, ev)
+		case <-deadline:
+			s.t.Fatalf("stream still open after %v", timeout)
+		}
+	}
+}
+
+// Close ends the subscription from the client side and waits for the
+// reader goroutine.
+func (s *sseStream) Close() {
+	s.cancel()
+	if s.Resp != nil {
+		s.Resp.Body.Close()
+	}
+	for range s.events {
+	}
+}
+
+func urlQueryEscape(s string) string {
+	r := strings.NewReplacer("%", "%25", "&", "%26", "+", "%2B", "=", "%3D", " ", "+", "\n", "%0A", "\r", "%0D", "#", "%23")
+	return r.Replace(s)
+}
