@@ -383,3 +383,80 @@ func urlQueryEscape(s string) string {
 	r := strings.NewReplacer("%", "%25", "&", "%26", "+", "%2B", "=", "%3D", " ", "+", "\n", "%0A", "\r", "%0D", "#", "%23")
 	return r.Replace(s)
 }
+
+// lineStream is an open subscription read line by line, comment lines
+// included, for tests that look at the wire format or count heartbeats.
+type lineStream struct {
+	t      testing.TB
+	Resp   *http.Response
+	lines  chan string
+	cancel context.CancelFunc
+}
+
+// SubscribeLines opens a stream like Subscribe and hands back its lines,
+// without terminators, as they arrive. It fails the test unless the
+// response is a 200 event stream. The stream is closed when the test ends.
+func (tc *testCaddy) SubscribeLines(url string, header ...string) *lineStream {
+	tc.t.Helper()
+	if strings.HasPrefix(url, "/") {
+		url = tc.URL + url
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		cancel()
+		tc.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		tc.t.Fatalf("subscribe %s: %v", url, err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		tc.t.Fatalf("subscribe %s: status %d: %s", url, resp.StatusCode, b)
+	}
+	s := &lineStream{t: tc.t, Resp: resp, lines: make(chan string, 4096), cancel: cancel}
+	go func() {
+		defer close(s.lines)
+		p := newSSEParser(resp.Body)
+		for {
+			line, err := p.readLine()
+			if err != nil {
+				return
+			}
+			s.lines <- line
+		}
+	}()
+	tc.t.Cleanup(s.Close)
+	return s
+}
+
+// Line returns the next line or fails the test after the timeout.
+func (s *lineStream) Line(timeout time.Duration) string {
+	s.t.Helper()
+	select {
+	case line, ok := <-s.lines:
+		if !ok {
+			s.t.Fatal("stream ended before the expected line")
+		}
+		return line
+	case <-time.After(timeout):
+		s.t.Fatalf("no line within %v", timeout)
+	}
+	return ""
+}
+
+// Close ends the subscription from the client side and waits for the
+// reader goroutine.
+func (s *lineStream) Close() {
+	s.cancel()
+	s.Resp.Body.Close()
+	for range s.lines {
+	}
+}

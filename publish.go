@@ -115,17 +115,32 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	tooLarge := statusError{http.StatusRequestEntityTooLarge,
 		fmt.Errorf("request body is larger than max_body_size (%d bytes)", limit)}
 	if r.ContentLength > limit {
+		closeAfterReply(w, r)
 		return nil, tooLarge
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
+			closeAfterReply(w, r)
 			return nil, tooLarge
 		}
 		return nil, badRequest(errors.New("reading request body failed"))
 	}
 	return body, nil
+}
+
+// closeAfterReply keeps net/http from reading the rest of a refused body
+// before it answers. Caddy wraps the request body, so net/http cannot tell
+// that what is left is large and drains up to 256 KiB first, waiting for a
+// client that declared a large body but sends it only once it has an
+// answer. Closing the HTTP/1 connection after the answer skips the drain;
+// HTTP/2 and HTTP/3 do not drain, and there "Connection: close" would end
+// every stream of the connection.
+func closeAfterReply(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 // checkEvents validates each event and its topics against the grants.
@@ -188,7 +203,7 @@ type jsonEvent struct {
 	Event  string          `json:"event"`
 	Type   string          `json:"type"`
 	Data   json.RawMessage `json:"data"`
-	Retry  *json.Number    `json:"retry"`
+	Retry  json.RawMessage `json:"retry"`
 }
 
 // parseJSONEvents reads an event object or an array of them (a batch).
@@ -201,7 +216,6 @@ func parseJSONEvents(body []byte) ([]*Event, bool, error) {
 	var raw []jsonEvent
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
-	dec.UseNumber()
 	var err error
 	if batch {
 		err = dec.Decode(&raw)
@@ -209,8 +223,11 @@ func parseJSONEvents(body []byte) ([]*Event, bool, error) {
 		raw = make([]jsonEvent, 1)
 		err = dec.Decode(&raw[0])
 	}
-	if err == nil && dec.More() {
-		err = errors.New("trailing data after the JSON value")
+	if err == nil {
+		// dec.More would let a stray ']' or '}' through.
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("trailing data after the JSON value")
+		}
 	}
 	if err != nil {
 		return nil, batch, badRequest(fmt.Errorf("malformed JSON body: %v", err))
@@ -260,8 +277,10 @@ func (je jsonEvent) event() (*Event, error) {
 		}
 		e.Data = buf.String()
 	}
-	if je.Retry != nil {
-		ms, err := je.Retry.Int64()
+	if len(je.Retry) > 0 && string(je.Retry) != "null" {
+		// Parsed here rather than by the decoder, whose error for a
+		// string or a fraction would not name the field.
+		ms, err := strconv.ParseInt(string(je.Retry), 10, 64)
 		if err != nil || ms < 0 || ms > maxRetryMillis {
 			return nil, errRetry
 		}
