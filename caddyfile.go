@@ -85,7 +85,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if val, err = oneArg(d); err == nil {
 				var dur caddy.Duration
 				if val != "off" {
-					dur, err = parseDuration(d, val)
+					dur, err = parseDuration(d, opt, val)
 				}
 				h.Heartbeat = &dur
 			}
@@ -125,8 +125,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if err != nil {
 			return err
 		}
-		if d.NextBlock(1) {
-			return d.Errf("option %q takes no block", opt)
+		// An empty block ("{ }") must not pass either: compare the token.
+		blockErr := d.Errf("option %q takes no block", opt)
+		if val, line := d.Val(), d.Line(); d.NextBlock(1) || d.Val() != val || d.Line() != line {
+			return blockErr
 		}
 	}
 	return nil
@@ -162,17 +164,18 @@ func intArg(d *caddyfile.Dispenser) (int, error) {
 }
 
 func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
+	opt := d.Val()
 	val, err := oneArg(d)
 	if err != nil {
 		return 0, err
 	}
-	return parseDuration(d, val)
+	return parseDuration(d, opt, val)
 }
 
-func parseDuration(d *caddyfile.Dispenser, val string) (caddy.Duration, error) {
+func parseDuration(d *caddyfile.Dispenser, opt, val string) (caddy.Duration, error) {
 	dur, err := caddy.ParseDuration(val)
 	if err != nil || dur < 0 {
-		return 0, d.Errf("%s: want a non-negative duration, got %q", d.Val(), val)
+		return 0, d.Errf("%s: want a non-negative duration, got %q", opt, val)
 	}
 	return caddy.Duration(dur), nil
 }

@@ -117,7 +117,8 @@ func idLineLen(id string) int { return len(id) + 5 }
 // client reassembles equals the data with line endings normalised to LF.
 // The topic: field is ignored by EventSource and read by our own client.
 func (e *Event) encodeBody() []byte {
-	n := len(e.Type) + len(e.Data) + 32
+	// Each line break in data costs a "data: " prefix and a newline.
+	n := len(e.Type) + len(e.Data) + 32 + 7*strings.Count(e.Data, "\n") + 7*strings.Count(e.Data, "\r")
 	for _, t := range e.Topics {
 		n += len(t) + 8
 	}

@@ -112,14 +112,20 @@ func NewHub(name string, settings HubSettings, now func() time.Time) *Hub {
 	}
 }
 
+// epochRandom is the range of an epoch's random part: six base-36 digits,
+// so that two hubs started in the same millisecond, as the hubs of one
+// config often are, share an epoch with odds of about one in two billion.
+const epochRandom = 36 * 36 * 36 * 36 * 36 * 36
+
 // newEpoch returns a short prefix unique to this hub instance: the start
 // time in milliseconds plus random bits, in base 36.
 func newEpoch(t time.Time) string {
-	r, err := rand.Int(rand.Reader, big.NewInt(36*36*36))
+	r, err := rand.Int(rand.Reader, big.NewInt(epochRandom))
 	if err != nil {
 		r = big.NewInt(0)
 	}
-	return strconv.FormatInt(t.UnixMilli(), 36) + strconv.FormatInt(r.Int64()+36*36, 36)[1:]
+	// Adding epochRandom gives a leading 1 to drop, keeping exactly six digits.
+	return strconv.FormatInt(t.UnixMilli(), 36) + strconv.FormatInt(r.Int64()+epochRandom, 36)[1:]
 }
 
 // Name returns the hub's name.
@@ -178,6 +184,7 @@ func (h *Hub) Publish(events []*Event, idemKey string, maxSize int) ([]string, e
 		return nil, ErrHubClosed
 	}
 	if idemKey != "" {
+		h.trimLocked() // apply history_age: a key is known only while its events are
 		if ids, ok := h.idem[idemKey]; ok {
 			return ids, nil
 		}

@@ -146,12 +146,14 @@ var hubNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // history outlive config reloads.
 var hubs = caddy.NewUsagePool()
 
-// pooledHub is a hub in the pool plus the config that last set its
-// settings, so that handlers of one config must agree on them.
+// pooledHub is a hub in the pool plus the config that last provisioned a
+// handler of it and that config's settings, so that handlers of one config
+// must agree on them.
 type pooledHub struct {
 	*Hub
-	mu    sync.Mutex
-	owner any
+	mu      sync.Mutex
+	owner   any         // the events app of that config
+	pending HubSettings // its settings, applied once it has started
 }
 
 // Provision sets defaults and takes the named hub from the pool.
@@ -212,7 +214,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 
 	settings := h.hubSettings()
 	val, loaded, err := hubs.LoadOrNew(h.Hub, func() (caddy.Destructor, error) {
-		return &pooledHub{Hub: NewHub(h.Hub, settings, nil), owner: events}, nil
+		return &pooledHub{Hub: NewHub(h.Hub, settings, nil), owner: events, pending: settings}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("hub %q: %v", h.Hub, err)
@@ -222,12 +224,33 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if loaded {
 		ph.mu.Lock()
 		defer ph.mu.Unlock()
-		if ph.owner == events && ph.Settings() != settings {
-			return fmt.Errorf("hub %q: handlers in this config disagree on history, history_age, history_size or max_subscribers", h.Hub)
+		if ph.owner == events {
+			if ph.pending != settings {
+				return fmt.Errorf("hub %q: handlers in this config disagree on history, history_age, history_size or max_subscribers", h.Hub)
+			}
+			return nil
 		}
-		ph.owner = events
-		ph.Apply(settings)
+		ph.owner, ph.pending = events, settings
+		// The surviving hub takes the new settings once this config has
+		// started: a config that fails to load, or is only validated, must
+		// leave the running config's hub, and its history, as they were.
+		if err := events.On("started", applyListener{ph.Hub, settings}); err != nil {
+			ph.Apply(settings)
+		}
 	}
+	return nil
+}
+
+// applyListener gives a surviving hub the settings of the config that
+// has just started.
+type applyListener struct {
+	hub      *Hub
+	settings HubSettings
+}
+
+// Handle implements caddyevents.Handler.
+func (l applyListener) Handle(context.Context, caddy.Event) error {
+	l.hub.Apply(l.settings)
 	return nil
 }
 
@@ -336,4 +359,5 @@ var (
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 	_ caddyevents.Handler         = stopListener{}
+	_ caddyevents.Handler         = applyListener{}
 )

@@ -34,8 +34,15 @@ var (
 	heartbeatComment = []byte(":\n\n")
 )
 
-// maxWriteBatch bounds how many queued events are written before a flush.
-const maxWriteBatch = 64
+// A batch of events goes out in one write and flush under one
+// write_timeout deadline, so it stops at maxWriteBatch events or once it
+// holds maxWriteBatchBytes: a client that keeps reading, only not fast
+// enough to take a whole backlog or replay within one write_timeout, must
+// not be dropped for it.
+const (
+	maxWriteBatch      = 64
+	maxWriteBatchBytes = 256 << 10
+)
 
 // Reasons a handler ends a stream, sent in sse.close data.
 const (
@@ -115,13 +122,31 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	if sub.ResetReason != "" {
 		opening = append(opening, controlEvent("sse.reset", sub.NewestID, 0, `{"reason":"`+sub.ResetReason+`"}`))
 	}
-	for _, e := range sub.Replay {
-		opening = append(opening, e.wire)
-	}
 	if err := st.send(opening...); err != nil {
 		return nil
 	}
-	sub.Delivered(len(sub.Replay))
+	// History goes out in bounded batches, like live events. A reload,
+	// shutdown or departed client ends a long replay between batches; no
+	// live event may follow a partial replay, so the stream ends there.
+	batch := make([][]byte, 0, maxWriteBatch)
+	for replay := sub.Replay; len(replay) > 0; replay = replay[len(batch):] {
+		if r.Context().Err() != nil {
+			return nil
+		}
+		if h.stopping.Err() != nil {
+			_ = st.send(closeEvent(stoppingReason(), shortRetry()))
+			return nil
+		}
+		batch = batch[:0]
+		for size := 0; len(batch) < len(replay) && len(batch) < maxWriteBatch && size < maxWriteBatchBytes; {
+			batch = append(batch, replay[len(batch)].wire)
+			size += len(batch[len(batch)-1])
+		}
+		if err := st.send(batch...); err != nil {
+			return nil
+		}
+		sub.Delivered(len(batch))
+	}
 
 	reason := h.pump(st, sub, r)
 	if ce := h.logger.Check(zapcore.DebugLevel, "subscriber disconnected"); ce != nil {
@@ -147,13 +172,18 @@ func (h *Handler) pump(st *stream, sub *Subscription, r *http.Request) string {
 		case <-r.Context().Done():
 			return "client_gone"
 		case <-h.stopping.Done():
-			reason := reasonReload
-			if caddy.Exiting() {
-				reason = reasonShutdown
-			}
+			reason := stoppingReason()
 			_ = st.send(closeEvent(reason, shortRetry()))
 			return reason
 		case <-sub.Done():
+			if h.stopping.Err() != nil {
+				// Cleanup closed the hub after the stop signal; both were
+				// ready and select chose this one. The client must still
+				// learn of the reload or shutdown and come back soon.
+				reason := stoppingReason()
+				_ = st.send(closeEvent(reason, shortRetry()))
+				return reason
+			}
 			reason := sub.Reason()
 			if reason == ReasonSlow {
 				h.logger.Warn("slow subscriber dropped: its queue is full",
@@ -164,11 +194,13 @@ func (h *Handler) pump(st *stream, sub *Subscription, r *http.Request) string {
 			return reason
 		case e := <-sub.Queue():
 			batch = append(batch[:0], e.wire)
+			size := len(e.wire)
 		drain:
-			for len(batch) < maxWriteBatch {
+			for len(batch) < maxWriteBatch && size < maxWriteBatchBytes {
 				select {
 				case e := <-sub.Queue():
 					batch = append(batch, e.wire)
+					size += len(e.wire)
 				default:
 					break drain
 				}
@@ -189,6 +221,14 @@ func (h *Handler) pump(st *stream, sub *Subscription, r *http.Request) string {
 			timer.Reset(idle)
 		}
 	}
+}
+
+// stoppingReason tells a stream ended by the handler's stop signal why.
+func stoppingReason() string {
+	if caddy.Exiting() {
+		return reasonShutdown
+	}
+	return reasonReload
 }
 
 // serveCapacity answers a subscriber turned away at capacity with a stream
