@@ -198,7 +198,21 @@ func (tc *testCaddy) TryLoad(caddyfile string) error {
 	if err != nil {
 		return err
 	}
-	return caddy.Load(cfgJSON, true)
+	if err := caddy.Load(cfgJSON, true); err != nil {
+		return err
+	}
+	// caddy.Load returns while the servers of a replaced config are still
+	// shutting down in the background, and until they are gone a new
+	// connection may reach them. Wait until only the new config uses the
+	// test port, so every test starts talking to the config it loaded.
+	addr := ":" + strconv.Itoa(tc.Port)
+	for deadline := time.Now().Add(10 * time.Second); caddy.ListenerUsage("tcp", addr) > 1; {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the replaced config still holds %s after 10s", addr)
+		}
+		time.Sleep(time.Millisecond) // polling a condition, not waiting for one
+	}
+	return nil
 }
 
 // adaptCaddyfile adapts a Caddyfile to JSON, adding test global options
@@ -208,6 +222,9 @@ func adaptCaddyfile(t testing.TB, caddyfile string) ([]byte, error) {
 		caddyfile = "{\n\tadmin off\n\tpersist_config off\n\tstorage file_system " + testStorage(t) + "\n\tskip_install_trust\n\tlog {\n\t\toutput discard\n\t}\n}\n" + caddyfile
 	}
 	adapter := caddyconfig.GetAdapter("caddyfile")
+	if !strings.HasSuffix(caddyfile, "\n") {
+		caddyfile += "\n" // the adapter warns about unformatted input otherwise
+	}
 	cfgJSON, warnings, err := adapter.Adapt([]byte(caddyfile), map[string]any{"filename": "Caddyfile"})
 	if err != nil {
 		return nil, fmt.Errorf("adapting Caddyfile: %v", err)

@@ -289,19 +289,56 @@ var caddyBuild struct {
 	err  error
 }
 
-// caddyBinary builds ./cmd/caddy once per test run into the test storage
-// directory, which TestMain removes, and returns its path.
+// xcaddyVersion and the module spelled in readmeBuildCommand are what the
+// README's build command uses; TestReadmeCommands keeps the two in step.
+const (
+	xcaddyPackage      = "github.com/caddyserver/xcaddy/cmd/xcaddy@v0.4.5"
+	readmeBuildCommand = "go run " + xcaddyPackage + " build v2.11.9 --with github.com/caddy-sse/caddy-sse@v0.0.0=. && ./caddy run --config Caddyfile.example"
+	readmeTestCommand  = "go test -race -count=1 -timeout 60m ./..."
+)
+
+// caddyBinary builds Caddy with this checkout's plugin exactly as the
+// README's build command does (xcaddy, Caddy v2.11.9), once per test run,
+// into the test storage directory, which TestMain removes.
 func caddyBinary(t *testing.T) string {
 	t.Helper()
 	caddyBuild.once.Do(func() {
 		caddyBuild.path = filepath.Join(testStorage(t), "bin", "caddy")
-		cmd := exec.Command("go", "build", "-o", caddyBuild.path, "./cmd/caddy")
+		repo, err := os.Getwd()
+		if err != nil {
+			caddyBuild.err = err
+			return
+		}
+		cmd := exec.Command("go", "run", xcaddyPackage, "build", "v2.11.9",
+			"--with", "github.com/caddy-sse/caddy-sse@v0.0.0="+repo, "--output", caddyBuild.path)
 		caddyBuild.out, caddyBuild.err = cmd.CombinedOutput()
 	})
 	if caddyBuild.err != nil {
-		t.Fatalf("go build ./cmd/caddy: %v\n%s", caddyBuild.err, caddyBuild.out)
+		t.Fatalf("building Caddy with xcaddy: %v\n%s", caddyBuild.err, caddyBuild.out)
 	}
 	return caddyBuild.path
+}
+
+// TestReadmeCommands checks that the README starts with the two commands
+// the suite proves (the xcaddy build above, and this suite's own command)
+// and that CI runs exactly the test command.
+func TestReadmeCommands(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ci, err := os.ReadFile(".ci/run")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{readmeBuildCommand, readmeTestCommand} {
+		if !strings.Contains(string(readme), "\n"+c+"\n") {
+			t.Errorf("README.md lacks the command line %q", c)
+		}
+	}
+	if !strings.Contains(string(ci), "\n"+readmeTestCommand+"\n") {
+		t.Errorf(".ci/run does not run %q", readmeTestCommand)
+	}
 }
 
 // caddyProcess is Caddy running as a child process.
