@@ -312,20 +312,7 @@ func (tc *testCaddy) Subscribe(url string, header ...string) *sseStream {
 
 func subscribeWith(t testing.TB, client *http.Client, url string, header ...string) *sseStream {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		cancel()
-		t.Fatalf("subscribe %s: %v", url, err)
-	}
+	resp, cancel := getStream(t, client, url, header...)
 	s := &sseStream{t: t, Resp: resp, events: make(chan parsedEvent, 4096), errc: make(chan error, 1), cancel: cancel}
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		b, _ := io.ReadAll(resp.Body)
@@ -349,6 +336,28 @@ func subscribeWith(t testing.TB, client *http.Client, url string, header ...stri
 	}()
 	t.Cleanup(s.Close)
 	return s
+}
+
+// getStream sends a GET for a stream with the given request headers (name,
+// value, ...) and returns the response once its headers arrived, with the
+// function that cancels the request.
+func getStream(t testing.TB, client *http.Client, url string, header ...string) (*http.Response, context.CancelFunc) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("subscribe %s: %v", url, err)
+	}
+	return resp, cancel
 }
 
 // Next returns the next event or fails the test after the timeout.

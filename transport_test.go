@@ -540,20 +540,7 @@ type tapStream struct {
 // header names and values. The stream is closed when the test ends.
 func openTap(t testing.TB, client *http.Client, url, decoding string, header ...string) *tapStream {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		cancel()
-		t.Fatalf("subscribe %s: %v", url, err)
-	}
+	resp, cancel := getStream(t, client, url, header...)
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
