@@ -17,6 +17,7 @@ package caddysse
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -206,10 +207,35 @@ func shippedCaddyfiles(t *testing.T) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, block := range readmeCaddyfiles(string(readme)) {
+		files[fmt.Sprintf("README.md#caddyfile-%d", i+1)] = block
+	}
 	if _, ok := files["Caddyfile.example"]; !ok {
 		t.Fatal("Caddyfile.example is missing from the repository root")
 	}
 	return files
+}
+
+// readmeCaddyfiles returns the README's code blocks fenced as caddyfile:
+// the examples a reader copies. Syntax templates are fenced as text.
+func readmeCaddyfiles(readme string) []string {
+	var blocks []string
+	for rest := readme; ; {
+		_, after, ok := strings.Cut(rest, "\n```caddyfile\n")
+		if !ok {
+			return blocks
+		}
+		block, tail, ok := strings.Cut(after, "\n```\n")
+		if !ok {
+			return blocks
+		}
+		blocks = append(blocks, block+"\n")
+		rest = tail
+	}
 }
 
 // TestAdaptShippedCaddyfiles checks that every shipped Caddyfile is what
