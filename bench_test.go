@@ -135,6 +135,33 @@ func BenchmarkPublishManyTopics(b *testing.B) {
 	checkNoDrops(b, h)
 }
 
+// BenchmarkPublishManyPatterns is the per-user notification shape: 10,000
+// subscribers, each on its own pattern users/<id>/**, and a publish to one
+// user's topic. Its cost must not grow with the number of patterns.
+func BenchmarkPublishManyPatterns(b *testing.B) {
+	h := NewHub("bench", HubSettings{History: 1000}, nil)
+	defer h.Close()
+	const buffer = 4096
+	subs := benchSubscribe(b, h, 10_000, buffer, func(i int) string { return fmt.Sprintf("users/%d/**", i) })
+	if _, err := h.Publish([]*Event{{Topics: []string{"users/42/inbox"}, Data: "x"}}, "", 0); err != nil {
+		b.Fatal(err)
+	}
+	for i, s := range subs {
+		if want := i == 42; (len(s.Queue()) == 1) != want {
+			b.Fatalf("subscriber %d (%q) has %d events queued", i, s.Selectors, len(s.Queue()))
+		}
+	}
+	d := &benchDrainer{subs: []*Subscription{subs[42]}, every: buffer - 1}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := h.Publish([]*Event{{Topics: []string{"users/42/inbox"}, Data: "x"}}, "", 0); err != nil {
+			b.Fatal(err)
+		}
+		d.published(b)
+	}
+	checkNoDrops(b, h)
+}
+
 func BenchmarkMatchSelector(b *testing.B) {
 	cases := []struct {
 		name, sel, topic string

@@ -77,8 +77,7 @@ type Hub struct {
 	idem      map[string][]string // Idempotency-Key → ids, while their events are in history
 	idemOrder []idemRecord        // keys in publish order, for expiry with history
 
-	exact     map[string]map[*Subscriber]struct{} // concrete topic → subscribers
-	patterns  map[string]map[*Subscriber]struct{} // wildcard selector → subscribers
+	index     *topicIndex // selectors → subscribers
 	subs      map[uint64]*Subscriber
 	perClient map[string]int
 	nextSubID uint64
@@ -105,8 +104,7 @@ func NewHub(name string, settings HubSettings, now func() time.Time) *Hub {
 		now:       now,
 		settings:  settings,
 		idem:      make(map[string][]string),
-		exact:     make(map[string]map[*Subscriber]struct{}),
-		patterns:  make(map[string]map[*Subscriber]struct{}),
+		index:     newTopicIndex(),
 		subs:      make(map[uint64]*Subscriber),
 		perClient: make(map[string]int),
 	}
@@ -219,19 +217,15 @@ func (h *Hub) Publish(events []*Event, idemKey string, maxSize int) ([]string, e
 // of its topics, once per subscriber. A full queue drops that subscriber
 // instead of waiting: one slow reader never delays the others.
 func (h *Hub) fanOutLocked(e *Event) {
+	deliver := func(s *Subscriber) { h.deliverLocked(s, e) }
 	for _, t := range e.Topics {
-		for s := range h.exact[t] {
+		// The exact set is walked here rather than through each's callback:
+		// it is the wide fan-out, where an indirect call per subscriber shows.
+		for s := range h.index.exact[t] {
 			h.deliverLocked(s, e)
 		}
-	}
-	for pat, set := range h.patterns {
-		for _, t := range e.Topics {
-			if matchSelector(pat, t) {
-				for s := range set {
-					h.deliverLocked(s, e)
-				}
-				break
-			}
+		if h.index.patterns.children > 0 {
+			h.index.patterns.match(t, deliver)
 		}
 	}
 }
@@ -414,16 +408,7 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 		lastSeq:   h.seq,
 	}
 	for _, sel := range req.Selectors {
-		index := h.exact
-		if isPattern(sel) {
-			index = h.patterns
-		}
-		set := index[sel]
-		if set == nil {
-			set = make(map[*Subscriber]struct{})
-			index[sel] = set
-		}
-		set[s] = struct{}{}
+		h.index.add(sel, s)
 	}
 	h.subs[s.ID] = s
 	h.perClient[req.Client]++
@@ -466,16 +451,7 @@ func (h *Hub) removeLocked(s *Subscriber, reason string) {
 	}
 	s.removed = true
 	for _, sel := range s.Selectors {
-		index := h.exact
-		if isPattern(sel) {
-			index = h.patterns
-		}
-		if set := index[sel]; set != nil {
-			delete(set, s)
-			if len(set) == 0 {
-				delete(index, sel)
-			}
-		}
+		h.index.remove(sel, s)
 	}
 	delete(h.subs, s.ID)
 	if h.perClient[s.Client]--; h.perClient[s.Client] <= 0 {
@@ -541,7 +517,7 @@ func (h *Hub) Stats() HubStats {
 	st := HubStats{
 		Name:         h.name,
 		Subscribers:  len(h.subs),
-		Topics:       len(h.exact) + len(h.patterns),
+		Topics:       h.index.selectors,
 		Published:    h.published.Load(),
 		Delivered:    h.delivered.Load(),
 		Replayed:     h.replayed.Load(),
