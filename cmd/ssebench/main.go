@@ -22,6 +22,7 @@
 //
 //	ssebench floor -listen 127.0.0.1:8090
 //	ssebench run -url http://127.0.0.1:8080/events -subs 5000 -rate 10 -events 100 -pid $(pidof caddy)
+//	ssebench suite -caddy ./caddy -subs 19000
 package main
 
 import (
@@ -47,7 +48,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ssebench floor|run [flags]")
+		fmt.Fprintln(os.Stderr, "usage: ssebench floor|run|suite [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -56,8 +57,10 @@ func main() {
 		err = runFloor(os.Args[2:])
 	case "run":
 		err = runLoad(os.Args[2:])
+	case "suite":
+		err = runSuite(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q: want floor or run", os.Args[1])
+		err = fmt.Errorf("unknown command %q: want floor, run or suite", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ssebench:", err)
