@@ -16,6 +16,8 @@ package caddysse
 
 import (
 	"errors"
+	"net/http"
+	"net/url"
 	"strings"
 	"unicode"
 
@@ -81,4 +83,164 @@ func allowedDepth(grants []string, sel string, maxDepth int) bool {
 	}
 	return allowedDepth(grants, prefix+"*", maxDepth) &&
 		allowedDepth(grants, prefix+"*/**", maxDepth)
+}
+
+// requestAuth is what a request proved about itself.
+type requestAuth struct {
+	token      *verifiedToken // nil without a token
+	cookieOnly bool           // the token came from the cookie alone
+}
+
+// authError is a refused request: its status, a message for the client
+// and, for a 401, the WWW-Authenticate challenge.
+type authError struct {
+	status    int
+	msg       string
+	challenge string
+}
+
+func (e authError) Error() string { return e.msg }
+
+// invalidToken is a 401 for a token that was presented but cannot be used.
+func invalidToken(desc string) authError {
+	return authError{http.StatusUnauthorized, "invalid token: " + desc,
+		`Bearer error="invalid_token", error_description="` + desc + `"`}
+}
+
+// invalidRequest is a 401 for credentials sent in a way we cannot trust.
+func invalidRequest(desc string) authError {
+	return authError{http.StatusUnauthorized, desc,
+		`Bearer error="invalid_request", error_description="` + desc + `"`}
+}
+
+// authorize authenticates a request and returns its grants for subscribe
+// or publish: the handler's templates, expanded after a token's sub has
+// become {http.auth.user.id}, plus the token's own grants. A presented
+// token that is not valid fails the request even when the templates alone
+// would allow it: credentials are never half-used.
+func (h *Handler) authorize(r *http.Request, repl *caddy.Replacer, publish bool) (requestAuth, []string, error) {
+	var auth requestAuth
+	if h.verifier != nil {
+		raw, cookieOnly, err := h.findToken(r)
+		if err != nil {
+			return auth, nil, err
+		}
+		if raw != "" {
+			tok, err := h.verifier.verify(r.Context(), raw)
+			if err != nil {
+				return auth, nil, invalidToken(err.Error())
+			}
+			if tok.subject != "" {
+				if id, _ := repl.GetString("http.auth.user.id"); id == "" {
+					repl.Set("http.auth.user.id", tok.subject)
+				} else if id != tok.subject {
+					return auth, nil, invalidToken("token sub disagrees with the authenticated user")
+				}
+			}
+			auth.token, auth.cookieOnly = tok, cookieOnly
+		}
+	}
+	templates, action := h.SubscribeAllow, "subscribe"
+	if publish {
+		templates, action = h.PublishAllow, "publish"
+	}
+	grants := expandGrants(repl, templates)
+	if auth.token != nil {
+		if publish {
+			grants = append(grants, auth.token.publish...)
+		} else {
+			grants = append(grants, auth.token.subscribe...)
+		}
+	}
+	id, _ := repl.GetString("http.auth.user.id")
+	if len(grants) == 0 && auth.token == nil && id == "" {
+		e := authError{status: http.StatusUnauthorized, msg: "no credentials and no " + action + " grant for this route"}
+		if h.verifier != nil {
+			e.challenge = "Bearer"
+		}
+		return auth, nil, e
+	}
+	if publish && auth.cookieOnly && !h.originAllowed(r) {
+		return auth, nil, authError{status: http.StatusForbidden,
+			msg: "a publish authenticated by cookie must come from this origin or one in cors_origins"}
+	}
+	return auth, grants, nil
+}
+
+// findToken returns the request's token from the Authorization header,
+// the token cookie or the token query parameter. Tokens that disagree,
+// two Authorization headers and a malformed Bearer header are refused.
+// Other Authorization schemes (basic_auth's Basic) are left alone.
+func (h *Handler) findToken(r *http.Request) (raw string, cookieOnly bool, err error) {
+	var found []string
+	fromHeader, fromCookie, fromQuery := false, false, false
+	switch vals := r.Header.Values("Authorization"); {
+	case len(vals) > 1:
+		return "", false, invalidRequest("more than one Authorization header")
+	case len(vals) == 1:
+		scheme, tok, _ := strings.Cut(strings.TrimSpace(vals[0]), " ")
+		if strings.EqualFold(scheme, "Bearer") {
+			tok = strings.TrimLeft(tok, " ")
+			if tok == "" || strings.ContainsAny(tok, " \t") {
+				return "", false, invalidRequest("malformed Authorization header: want Bearer <token>")
+			}
+			found, fromHeader = append(found, tok), true
+		}
+	}
+	if h.TokenCookie != tokenSourceOff {
+		for _, c := range r.CookiesNamed(h.TokenCookie) {
+			found, fromCookie = append(found, c.Value), true
+		}
+	}
+	if h.TokenQuery != tokenSourceOff {
+		for _, v := range r.URL.Query()[h.TokenQuery] {
+			found, fromQuery = append(found, v), true
+		}
+	}
+	for _, tok := range found {
+		if tok == "" {
+			return "", false, invalidRequest("empty token")
+		}
+		if tok != found[0] {
+			return "", false, invalidRequest("the request carries different tokens")
+		}
+	}
+	if len(found) == 0 {
+		return "", false, nil
+	}
+	return found[0], fromCookie && !fromHeader && !fromQuery, nil
+}
+
+// originAllowed reports whether a request's Origin, or failing that its
+// Referer, is the request's own origin or one listed in cors_origins.
+func (h *Handler) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || origin == "null" {
+		ref, err := url.Parse(r.Referer())
+		if err != nil || ref.Scheme == "" || ref.Host == "" {
+			return false
+		}
+		origin = ref.Scheme + "://" + ref.Host
+	}
+	origin = strings.ToLower(origin)
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if origin == scheme+"://"+strings.ToLower(r.Host) {
+		return true
+	}
+	return h.corsListed(origin)
+}
+
+// writeAuthError answers a refused request.
+func writeAuthError(w http.ResponseWriter, r *http.Request, err error) error {
+	var ae authError
+	if !errors.As(err, &ae) {
+		return writeError(w, r, http.StatusUnauthorized, err)
+	}
+	if ae.challenge != "" {
+		w.Header().Set("WWW-Authenticate", ae.challenge)
+	}
+	return writeError(w, r, ae.status, errors.New(ae.msg))
 }

@@ -49,6 +49,19 @@ func parseCaddyfile(helper httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, e
 //		publish         on|off
 //		subscribe_allow <selector-template>...
 //		publish_allow   <selector-template>...
+//		jwt {
+//			key      <secret>
+//			key_file <pem-path>
+//			alg      <algorithm>
+//			jwks_url <url>
+//			issuer   <iss>
+//			audience <aud>
+//			leeway   <duration>
+//		}
+//		token_query     <name>|off
+//		token_cookie    <name>|off
+//		cors_origins    <origin>...
+//		ui
 //	}
 //
 // Sizes take units (64KiB, 1MB); durations take Caddy's units (500ms, 1d).
@@ -119,6 +132,22 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.SubscribeAllow, err = argList(d)
 		case "publish_allow":
 			h.PublishAllow, err = argList(d)
+		case "jwt":
+			if h.JWT, err = parseJWT(d); err != nil {
+				return err
+			}
+			continue // the block is parsed
+		case "token_query":
+			h.TokenQuery, err = oneArg(d)
+		case "token_cookie":
+			h.TokenCookie, err = oneArg(d)
+		case "cors_origins":
+			h.CORSOrigins, err = argList(d)
+		case "ui":
+			if d.NextArg() {
+				err = d.ArgErr()
+			}
+			h.UI = true
 		default:
 			return d.Errf("unknown sse option %q", opt)
 		}
@@ -132,6 +161,49 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
+}
+
+// parseJWT reads the jwt block.
+func parseJWT(d *caddyfile.Dispenser) (*JWTConfig, error) {
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	cfg := new(JWTConfig)
+	seen := make(map[string]bool)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		if seen[opt] {
+			return nil, d.Errf("jwt: duplicate option %q", opt)
+		}
+		seen[opt] = true
+		var err error
+		switch opt {
+		case "key":
+			cfg.Key, err = oneArg(d)
+		case "key_file":
+			cfg.KeyFile, err = oneArg(d)
+		case "alg":
+			cfg.Alg, err = oneArg(d)
+		case "jwks_url":
+			cfg.JWKSURL, err = oneArg(d)
+		case "issuer":
+			cfg.Issuer, err = oneArg(d)
+		case "audience":
+			cfg.Audience, err = oneArg(d)
+		case "leeway":
+			cfg.Leeway, err = durationArg(d)
+		default:
+			return nil, d.Errf("unknown jwt option %q", opt)
+		}
+		if err != nil {
+			return nil, err
+		}
+		blockErr := d.Errf("jwt option %q takes no block", opt)
+		if val, line := d.Val(), d.Line(); d.NextBlock(d.Nesting()) || d.Val() != val || d.Line() != line {
+			return nil, blockErr
+		}
+	}
+	return cfg, nil
 }
 
 func oneArg(d *caddyfile.Dispenser) (string, error) {

@@ -15,9 +15,11 @@
 package caddysse
 
 import (
+	"cmp"
 	"crypto/rand"
 	"errors"
 	"math/big"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,11 +53,21 @@ var (
 // Reasons a hub ends a subscription or resets a resume; they reach
 // clients in sse.close and sse.reset data and label drop metrics.
 const (
-	ReasonSlow      = "slow_consumer"
-	ReasonHubClosed = "hub_closed"
-	ReasonUnknownID = "unknown_id"
-	ReasonExpiredID = "expired_id"
+	ReasonSlow         = "slow_consumer"
+	ReasonHubClosed    = "hub_closed"
+	ReasonUnknownID    = "unknown_id"
+	ReasonExpiredID    = "expired_id"
+	ReasonDisconnected = "disconnected"  // by an operator, through the admin API
+	ReasonCapacity     = "capacity"      // turned away at max_subscribers or max_per_client
+	ReasonWriteTimeout = "write_timeout" // a write missed write_timeout
+	ReasonWriteFailed  = "write_failed"  // a write failed otherwise
 )
+
+// DropReasons are the reasons a hub counts dropped subscribers under,
+// the values of the reason label of the drop metric; any other reason is
+// counted as "other".
+var DropReasons = []string{ReasonSlow, ReasonWriteTimeout, ReasonWriteFailed, ReasonDisconnected,
+	ReasonCapacity, "token_expired", ReasonHubClosed, "other"}
 
 // Hub fans events out to subscribers and keeps a bounded history for
 // replay. It is plain Go, safe for concurrent use, and knows nothing of
@@ -86,6 +98,9 @@ type Hub struct {
 	delivered atomic.Uint64
 	replayed  atomic.Uint64
 	dropped   atomic.Uint64
+	drops     map[string]*atomic.Uint64 // by reason, one of DropReasons; the map is never written after NewHub
+
+	publishLatency latencyHistogram
 }
 
 type idemRecord struct {
@@ -107,7 +122,36 @@ func NewHub(name string, settings HubSettings, now func() time.Time) *Hub {
 		index:     newTopicIndex(),
 		subs:      make(map[uint64]*Subscriber),
 		perClient: make(map[string]int),
+		drops:     newDropCounters(),
 	}
+}
+
+func newDropCounters() map[string]*atomic.Uint64 {
+	m := make(map[string]*atomic.Uint64, len(DropReasons))
+	for _, reason := range DropReasons {
+		m[reason] = new(atomic.Uint64)
+	}
+	return m
+}
+
+// Drops returns the counts of dropped subscribers by reason, for every
+// one of DropReasons.
+func (h *Hub) Drops() map[string]uint64 {
+	m := make(map[string]uint64, len(h.drops))
+	for reason, c := range h.drops {
+		m[reason] = c.Load()
+	}
+	return m
+}
+
+// CountDrop counts a subscriber dropped, or turned away, for reason in
+// Drops. Stats' Dropped counts only the subscribers the hub removed.
+func (h *Hub) CountDrop(reason string) {
+	c, ok := h.drops[reason]
+	if !ok {
+		c = h.drops["other"]
+	}
+	c.Add(1)
 }
 
 // epochRandom is the range of an epoch's random part: six base-36 digits,
@@ -171,6 +215,8 @@ func (h *Hub) parseID(id string) (uint64, bool) {
 // stored or none is: if one would exceed maxSize bytes encoded (0 = no
 // limit), it returns ErrEventTooLarge.
 func (h *Hub) Publish(events []*Event, idemKey string, maxSize int) ([]string, error) {
+	start := time.Now()
+	defer func() { h.publishLatency.observe(time.Since(start)) }()
 	bodies := make([][]byte, len(events))
 	for i, e := range events {
 		bodies[i] = e.encodeBody()
@@ -235,10 +281,20 @@ func (h *Hub) deliverLocked(s *Subscriber, e *Event) {
 		return // already queued through another selector
 	}
 	s.lastSeq = e.Seq
-	select {
-	case s.queue <- e:
-	default:
+	s.mu.Lock()
+	if len(s.pending) >= s.limit {
+		s.mu.Unlock()
 		h.removeLocked(s, ReasonSlow)
+		return
+	}
+	s.pending = append(s.pending, e)
+	first := len(s.pending) == 1
+	s.mu.Unlock()
+	if first {
+		select {
+		case s.wake <- struct{}{}:
+		default: // a wake-up is already pending
+		}
 	}
 }
 
@@ -329,23 +385,61 @@ type Subscriber struct {
 	Client    string
 	Since     time.Time
 
-	queue  chan *Event
+	// The queue grows with what is waiting, up to limit events, instead of
+	// holding a buffer-sized channel per stream: idle streams cost little.
+	mu      sync.Mutex
+	pending []*Event      // queued, not yet taken by the writer; guarded by mu
+	limit   int           // most events pending before the subscriber is dropped
+	wake    chan struct{} // holds a token while pending is not empty
+
 	done   chan struct{} // closed when the hub removes the subscriber
 	reason string        // why done was closed; written before close
+	retry  time.Duration // how long the client should stay away; written before close
 
 	hub     *Hub
 	removed bool   // guarded by hub.mu
 	lastSeq uint64 // last event queued; guarded by hub.mu
 }
 
-// Queue delivers the subscriber's live events in publish order.
-func (s *Subscriber) Queue() <-chan *Event { return s.queue }
+// Wake receives when live events are waiting to be taken with Take.
+func (s *Subscriber) Wake() <-chan struct{} { return s.wake }
+
+// Take appends the waiting live events, in publish order, to dst and
+// empties the queue.
+func (s *Subscriber) Take(dst []*Event) []*Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dst = append(dst, s.pending...)
+	if cap(s.pending) > 64 {
+		s.pending = nil // a burst is over: give its memory back
+	} else {
+		clear(s.pending)
+		s.pending = s.pending[:0]
+	}
+	return dst
+}
+
+// Queued is the number of live events waiting to be taken.
+func (s *Subscriber) Queued() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending)
+}
 
 // Done is closed when the hub ends the subscription; Reason tells why.
 func (s *Subscriber) Done() <-chan struct{} { return s.done }
 
 // Reason tells why Done was closed. Call it only after Done is closed.
 func (s *Subscriber) Reason() string { return s.reason }
+
+// RetryAfter is how long the client should wait before reconnecting, set
+// by the one who ended the subscription; 0 leaves the stream's retry as
+// it is. Call it only after Done is closed.
+func (s *Subscriber) RetryAfter() time.Duration { return s.retry }
+
+// CountDrop counts the subscriber as dropped by its writer for reason,
+// such as a write that failed.
+func (s *Subscriber) CountDrop(reason string) { s.hub.CountDrop(reason) }
 
 // Close removes the subscriber from its hub. It is idempotent.
 func (s *Subscriber) Close() {
@@ -366,10 +460,9 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 	if h.closed {
 		return nil, ErrHubClosed
 	}
-	if h.settings.MaxSubscribers > 0 && len(h.subs) >= h.settings.MaxSubscribers {
-		return nil, ErrCapacity
-	}
-	if req.MaxPerClient > 0 && h.perClient[req.Client] >= req.MaxPerClient {
+	if (h.settings.MaxSubscribers > 0 && len(h.subs) >= h.settings.MaxSubscribers) ||
+		(req.MaxPerClient > 0 && h.perClient[req.Client] >= req.MaxPerClient) {
+		h.CountDrop(ReasonCapacity)
 		return nil, ErrCapacity
 	}
 	h.trimLocked() // apply history_age before deciding what a resume can get
@@ -402,7 +495,8 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 		Remote:    req.Remote,
 		Client:    req.Client,
 		Since:     h.now(),
-		queue:     make(chan *Event, max(req.Buffer, 1)),
+		limit:     max(req.Buffer, 1),
+		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 		hub:       h,
 		lastSeq:   h.seq,
@@ -459,6 +553,7 @@ func (h *Hub) removeLocked(s *Subscriber, reason string) {
 	}
 	if reason != "" {
 		h.dropped.Add(1)
+		h.CountDrop(reason)
 	}
 	s.reason = reason
 	close(s.done)
@@ -467,13 +562,43 @@ func (h *Hub) removeLocked(s *Subscriber, reason string) {
 // Disconnect ends the subscription with the given id, telling its writer
 // the reason. It reports whether such a subscriber existed.
 func (h *Hub) Disconnect(id uint64, reason string) bool {
+	return h.DisconnectRetry(id, reason, 0)
+}
+
+// DisconnectRetry is Disconnect also telling the client how long to stay
+// away (0: the stream's retry).
+func (h *Hub) DisconnectRetry(id uint64, reason string, retry time.Duration) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s, ok := h.subs[id]
 	if ok {
+		s.retry = retry
 		h.removeLocked(s, reason)
 	}
 	return ok
+}
+
+// SubscriberInfo describes an open subscription for operators.
+type SubscriberInfo struct {
+	ID        uint64    `json:"id"`
+	Remote    string    `json:"remote"`
+	Identity  string    `json:"identity,omitempty"`
+	Selectors []string  `json:"selectors"`
+	Since     time.Time `json:"since"`
+	Queued    int       `json:"queued"`
+}
+
+// Subscribers returns the open subscriptions, oldest first.
+func (h *Hub) Subscribers() []SubscriberInfo {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]SubscriberInfo, 0, len(h.subs))
+	for _, s := range h.subs {
+		out = append(out, SubscriberInfo{ID: s.ID, Remote: s.Remote, Identity: s.Identity,
+			Selectors: s.Selectors, Since: s.Since, Queued: s.Queued()})
+	}
+	slices.SortFunc(out, func(a, b SubscriberInfo) int { return cmp.Compare(a.ID, b.ID) })
+	return out
 }
 
 // Close ends every subscription and refuses further use. The hub pool

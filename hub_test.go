@@ -95,15 +95,7 @@ func hubSubscribe(t testing.TB, h *Hub, req SubscribeRequest) *Subscription {
 // hubQueued returns the events queued for s without waiting: Publish
 // queues synchronously, so after it returns they are all there.
 func hubQueued(s *Subscriber) []*Event {
-	var out []*Event
-	for {
-		select {
-		case e := <-s.Queue():
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
+	return s.Take(nil)
 }
 
 func hubData(evs []*Event) []string {

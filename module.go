@@ -25,11 +25,13 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -37,6 +39,8 @@ import (
 
 func init() {
 	caddy.RegisterModule(Handler{})
+	caddy.RegisterModule(AdminAPI{})
+	caddycmd.RegisterCommand(sseCommand())
 	httpcaddyfile.RegisterHandlerDirective("sse", parseCaddyfile)
 	httpcaddyfile.RegisterDirectiveOrder("sse", httpcaddyfile.After, "encode")
 }
@@ -53,6 +57,9 @@ const (
 	defaultMaxTopics    = 32
 	defaultMaxEventSize = 1 << 20
 	defaultMaxBodySize  = 4 << 20
+	defaultTokenQuery   = "token"
+	defaultTokenCookie  = "sse_token"
+	tokenSourceOff      = "off"
 )
 
 // Handler serves one route of a named SSE hub: GET subscribes to topics and
@@ -126,6 +133,37 @@ type Handler struct {
 	// Default: none.
 	PublishAllow []string `json:"publish_allow,omitempty"`
 
+	// JWT verifies tokens that identify a client ("sub") and grant it
+	// topics (claims {"sse":{"subscribe":[...],"publish":[...]}}), on
+	// top of SubscribeAllow and PublishAllow. Default: none (tokens are
+	// not looked at).
+	JWT *JWTConfig `json:"jwt,omitempty"`
+
+	// TokenQuery is the query parameter a token may come in, for clients
+	// such as EventSource that cannot send headers; "off" turns it off.
+	// Default: "token".
+	TokenQuery string `json:"token_query,omitempty"`
+
+	// TokenCookie is the cookie a token may come in; "off" turns it off.
+	// A publish authenticated by this cookie alone must carry an Origin
+	// (or Referer) of this site or of CORSOrigins. Default: "sse_token".
+	TokenCookie string `json:"token_cookie,omitempty"`
+
+	// CORSOrigins lists the origins (scheme://host[:port]) whose pages
+	// may subscribe and publish from the browser: they get CORS headers
+	// with credentials, and preflight requests from them are answered.
+	// Other origins are never reflected. Default: none.
+	CORSOrigins []string `json:"cors_origins,omitempty"`
+
+	// UI serves a console to a browser that opens the route (a GET that
+	// accepts text/html and names no topic): watch topics and publish
+	// events without writing code. The JavaScript client at <route>?client
+	// is served with or without it. Default: off.
+	UI bool `json:"ui,omitempty"`
+
+	verifier    *tokenVerifier
+	corsOrigins []string // lowercased
+
 	hub      *Hub
 	logger   *zap.Logger
 	stopping context.Context // done when this handler's streams must end
@@ -159,6 +197,9 @@ type pooledHub struct {
 // Provision sets defaults and takes the named hub from the pool.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("registering metrics: %v", err)
+	}
 	h.stopping, h.stop = context.WithCancel(context.Background())
 	if h.Hub == "" {
 		h.Hub = defaultHub
@@ -196,8 +237,20 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		on := true
 		h.Publish = &on
 	}
+	if h.TokenQuery == "" {
+		h.TokenQuery = defaultTokenQuery
+	}
+	if h.TokenCookie == "" {
+		h.TokenCookie = defaultTokenCookie
+	}
 	if err := h.validateOptions(); err != nil {
 		return err
+	}
+	if h.JWT != nil {
+		var err error
+		if h.verifier, err = newTokenVerifier(ctx, h.JWT); err != nil {
+			return err
+		}
 	}
 
 	// The events app is one per config: it identifies the config for the
@@ -287,8 +340,22 @@ func (h *Handler) validateOptions() error {
 			}
 		}
 	}
+	if !validTokenName(h.TokenQuery) || !validTokenName(h.TokenCookie) {
+		return errors.New("token_query and token_cookie must be names of letters, digits, '-', '_' and '.', or off")
+	}
+	h.corsOrigins = nil
+	for _, origin := range h.CORSOrigins {
+		if err := validateOrigin(origin); err != nil {
+			return err
+		}
+		h.corsOrigins = append(h.corsOrigins, strings.ToLower(origin))
+	}
 	return nil
 }
+
+var tokenNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+func validTokenName(name string) bool { return tokenNameRE.MatchString(name) }
 
 // validateTemplate checks a grant template: with placeholders standing in
 // for one plain segment value, it must be a valid selector.
@@ -315,6 +382,9 @@ func (h *Handler) Cleanup() error {
 	if h.stop != nil {
 		h.stop()
 	}
+	if h.verifier != nil && h.verifier.jwks != nil {
+		h.verifier.jwks.close()
+	}
 	if h.hub == nil {
 		return nil
 	}
@@ -326,6 +396,12 @@ func (h *Handler) Cleanup() error {
 
 // ServeHTTP subscribes on GET and publishes on POST.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	if answered, err := h.serveCORS(w, r); answered {
+		return err
+	}
+	if answered, err := h.serveUI(w, r); answered {
+		return err
+	}
 	switch {
 	case r.Method == http.MethodGet:
 		return h.serveSubscribe(w, r)

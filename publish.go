@@ -51,55 +51,95 @@ func badRequest(err error) error { return statusError{http.StatusBadRequest, err
 // servePublish handles a POST: it reads and validates every event of the
 // body, checks the publish grants, and stores the events in the hub.
 func (h *Handler) servePublish(w http.ResponseWriter, r *http.Request) error {
-	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if mediaType != contentTypeForm && mediaType != contentTypeJSON {
-		return writeError(w, r, http.StatusUnsupportedMediaType,
-			errors.New("content type must be "+contentTypeForm+" or "+contentTypeJSON))
+	mediaType, err := publishMediaType(r)
+	if err != nil {
+		return writeError(w, r, statusOf(err), err)
 	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	grants := expandGrants(repl, h.PublishAllow)
-	if len(grants) == 0 {
-		return writeError(w, r, http.StatusUnauthorized, errors.New("no credentials and no publish grant for this route"))
-	}
-	key := r.Header.Get("Idempotency-Key")
-	if len(key) > maxIdemKeyLen || strings.ContainsFunc(key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
-		return writeError(w, r, http.StatusBadRequest, errors.New("Idempotency-Key must be at most 256 printable ASCII characters"))
-	}
-
-	body, err := readBody(w, r, h.MaxBodySize)
+	_, grants, err := h.authorize(r, repl, true)
 	if err != nil {
-		return writeError(w, r, statusOf(err), err)
+		return writeAuthError(w, r, err)
 	}
-	var events []*Event
-	batch := false
-	if mediaType == contentTypeForm {
-		events, err = parseFormEvent(body)
-	} else {
-		events, batch, err = parseJSONEvents(body)
-	}
+	pub, err := readPublish(w, r, mediaType, h.MaxBodySize, false)
 	if err == nil {
-		err = checkEvents(events, grants)
+		err = checkEvents(pub.events, grants)
 	}
 	if err != nil {
 		return writeError(w, r, statusOf(err), err)
 	}
-
-	ids, err := h.hub.Publish(events, key, int(h.MaxEventSize))
+	ids, err := publishEvents(h.hub, pub, h.MaxEventSize)
+	var se statusError
 	switch {
-	case errors.Is(err, ErrEventTooLarge):
-		return writeError(w, r, http.StatusRequestEntityTooLarge, fmt.Errorf("an event is larger than max_event_size (%d bytes) once encoded", h.MaxEventSize))
+	case errors.As(err, &se):
+		return writeError(w, r, se.status, err)
 	case err != nil:
 		return caddyhttp.Error(http.StatusServiceUnavailable, err)
 	}
+	return writePublished(w, pub, ids)
+}
 
-	w.Header().Set("Cache-Control", "no-store")
+// publishRequest is a publish request read and parsed, the same for a
+// route and for the admin API.
+type publishRequest struct {
+	mediaType string
+	key       string // Idempotency-Key
+	events    []*Event
+	batch     bool   // a JSON array: answer with "ids"
+	hub       string // the "hub" field, admin API only
+}
+
+// publishMediaType returns the media type of a publish, or a 415.
+func publishMediaType(r *http.Request) (string, error) {
+	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mediaType != contentTypeForm && mediaType != contentTypeJSON {
+		return "", statusError{http.StatusUnsupportedMediaType,
+			errors.New("content type must be " + contentTypeForm + " or " + contentTypeJSON)}
+	}
+	return mediaType, nil
+}
+
+// readPublish checks the Idempotency-Key, reads the body within limit and
+// parses its events; withHub accepts a "hub" field (the admin API). The
+// events are not validated yet: checkEvents does that with the grants.
+func readPublish(w http.ResponseWriter, r *http.Request, mediaType string, limit int64, withHub bool) (publishRequest, error) {
+	pub := publishRequest{mediaType: mediaType, key: r.Header.Get("Idempotency-Key")}
+	if len(pub.key) > maxIdemKeyLen || strings.ContainsFunc(pub.key, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		return pub, badRequest(errors.New("Idempotency-Key must be at most 256 printable ASCII characters"))
+	}
+	body, err := readBody(w, r, limit)
+	if err != nil {
+		return pub, err
+	}
 	if mediaType == contentTypeForm {
+		pub.events, pub.hub, err = parseFormEvent(body, withHub)
+	} else {
+		pub.events, pub.batch, pub.hub, err = parseJSONEvents(body, withHub)
+	}
+	return pub, err
+}
+
+// publishEvents stores the events of a checked request in hub. A
+// client's mistake comes back as a statusError.
+func publishEvents(hub *Hub, pub publishRequest, maxEventSize int64) ([]string, error) {
+	ids, err := hub.Publish(pub.events, pub.key, int(maxEventSize))
+	if errors.Is(err, ErrEventTooLarge) {
+		return nil, statusError{http.StatusRequestEntityTooLarge,
+			fmt.Errorf("an event is larger than max_event_size (%d bytes) once encoded", maxEventSize)}
+	}
+	return ids, err
+}
+
+// writePublished answers a publish with the ids: text/plain for a form,
+// JSON for JSON.
+func writePublished(w http.ResponseWriter, pub publishRequest, ids []string) error {
+	w.Header().Set("Cache-Control", "no-store")
+	if pub.mediaType == contentTypeForm {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, err = io.WriteString(w, ids[0]+"\n")
+		_, err := io.WriteString(w, ids[0]+"\n")
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if batch {
+	if pub.batch {
 		return json.NewEncoder(w).Encode(struct {
 			IDs []string `json:"ids"`
 		}{ids})
@@ -108,6 +148,9 @@ func (h *Handler) servePublish(w http.ResponseWriter, r *http.Request) error {
 		ID string `json:"id"`
 	}{ids[0]})
 }
+
+// trustedGrants let a trusted publisher, the admin API, publish to any topic.
+var trustedGrants = []string{"**"}
 
 // readBody reads at most limit bytes of the request body. A declared length
 // over the limit is refused before anything is read.
@@ -162,35 +205,36 @@ func checkEvents(events []*Event, grants []string) error {
 }
 
 // parseFormEvent reads one event from a URL-encoded form body. A topic may
-// be repeated to publish one event to several topics.
-func parseFormEvent(body []byte) ([]*Event, error) {
+// be repeated to publish one event to several topics. withHub accepts a
+// "hub" field, returned.
+func parseFormEvent(body []byte, withHub bool) ([]*Event, string, error) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return nil, badRequest(errors.New("malformed form body"))
+		return nil, "", badRequest(errors.New("malformed form body"))
 	}
 	for name, vals := range form {
-		switch name {
-		case "topic":
-		case "data", "event", "type", "retry":
+		switch {
+		case name == "topic":
+		case name == "data" || name == "event" || name == "type" || name == "retry" || (name == "hub" && withHub):
 			if len(vals) > 1 {
-				return nil, badRequest(fmt.Errorf("field %q given more than once", name))
+				return nil, "", badRequest(fmt.Errorf("field %q given more than once", name))
 			}
 		default:
-			return nil, badRequest(fmt.Errorf("unknown field %q", name))
+			return nil, "", badRequest(fmt.Errorf("unknown field %q", name))
 		}
 	}
 	if form.Has("event") && form.Has("type") {
-		return nil, badRequest(errors.New("give either event or type, not both"))
+		return nil, "", badRequest(errors.New("give either event or type, not both"))
 	}
 	e := &Event{Topics: form["topic"], Data: form.Get("data"), Type: form.Get("event") + form.Get("type")}
 	if form.Has("retry") {
 		ms, err := strconv.ParseInt(form.Get("retry"), 10, 64)
 		if err != nil || ms < 0 || ms > maxRetryMillis {
-			return nil, badRequest(errRetry)
+			return nil, "", badRequest(errRetry)
 		}
 		e.Retry = time.Duration(ms) * time.Millisecond
 	}
-	return []*Event{e}, nil
+	return []*Event{e}, form.Get("hub"), nil
 }
 
 // maxRetryMillis keeps retry within what a time.Duration holds (about 106 days).
@@ -206,21 +250,67 @@ type jsonEvent struct {
 	Retry  json.RawMessage `json:"retry"`
 }
 
+// hubJSONEvent is an event of an admin API publish, which names its hub.
+type hubJSONEvent struct {
+	jsonEvent
+	Hub string `json:"hub"`
+}
+
 // parseJSONEvents reads an event object or an array of them (a batch).
-func parseJSONEvents(body []byte) ([]*Event, bool, error) {
+// withHub accepts a "hub" field, which the events of a batch must agree
+// on, and returns it.
+func parseJSONEvents(body []byte, withHub bool) ([]*Event, bool, string, error) {
 	if !utf8.Valid(body) {
-		return nil, false, badRequest(errors.New("body is not valid UTF-8"))
+		return nil, false, "", badRequest(errors.New("body is not valid UTF-8"))
 	}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	batch := len(trimmed) > 0 && trimmed[0] == '['
-	var raw []jsonEvent
+	var raw []hubJSONEvent
+	var err error
+	if withHub {
+		raw, err = decodeJSONEvents[hubJSONEvent](body, batch)
+	} else {
+		var plain []jsonEvent
+		plain, err = decodeJSONEvents[jsonEvent](body, batch)
+		for _, je := range plain {
+			raw = append(raw, hubJSONEvent{jsonEvent: je})
+		}
+	}
+	if err != nil {
+		return nil, batch, "", badRequest(fmt.Errorf("malformed JSON body: %v", err))
+	}
+	if len(raw) == 0 {
+		return nil, batch, "", badRequest(errors.New("batch is empty"))
+	}
+	events := make([]*Event, len(raw))
+	hub := raw[0].Hub
+	for i, je := range raw {
+		e, err := je.event()
+		if err == nil && je.Hub != hub {
+			err = errors.New("the events of a batch must name the same hub")
+		}
+		if err != nil {
+			if batch {
+				err = fmt.Errorf("event %d: %v", i, err)
+			}
+			return nil, batch, "", badRequest(err)
+		}
+		events[i] = e
+	}
+	return events, batch, hub, nil
+}
+
+// decodeJSONEvents decodes one JSON object, or an array of them, and
+// nothing more, rejecting unknown fields.
+func decodeJSONEvents[T any](body []byte, batch bool) ([]T, error) {
+	var raw []T
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	var err error
 	if batch {
 		err = dec.Decode(&raw)
 	} else {
-		raw = make([]jsonEvent, 1)
+		raw = make([]T, 1)
 		err = dec.Decode(&raw[0])
 	}
 	if err == nil {
@@ -229,24 +319,7 @@ func parseJSONEvents(body []byte) ([]*Event, bool, error) {
 			err = errors.New("trailing data after the JSON value")
 		}
 	}
-	if err != nil {
-		return nil, batch, badRequest(fmt.Errorf("malformed JSON body: %v", err))
-	}
-	if len(raw) == 0 {
-		return nil, batch, badRequest(errors.New("batch is empty"))
-	}
-	events := make([]*Event, len(raw))
-	for i, je := range raw {
-		e, err := je.event()
-		if err != nil {
-			if batch {
-				err = fmt.Errorf("event %d: %v", i, err)
-			}
-			return nil, batch, badRequest(err)
-		}
-		events[i] = e
-	}
-	return events, batch, nil
+	return raw, err
 }
 
 func (je jsonEvent) event() (*Event, error) {

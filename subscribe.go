@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -72,9 +73,9 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	selectors = slices.Compact(selectors)
 
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	grants := expandGrants(repl, h.SubscribeAllow)
-	if len(grants) == 0 {
-		return writeError(w, r, http.StatusUnauthorized, errors.New("no credentials and no subscribe grant for this route"))
+	auth, grants, err := h.authorize(r, repl, false)
+	if err != nil {
+		return writeAuthError(w, r, err)
 	}
 	for _, sel := range selectors {
 		if !allowed(grants, sel) {
@@ -125,39 +126,34 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	if err := st.send(opening...); err != nil {
 		return nil
 	}
-	// History goes out in bounded batches, like live events. A reload,
-	// shutdown or departed client ends a long replay between batches; no
-	// live event may follow a partial replay, so the stream ends there.
-	batch := make([][]byte, 0, maxWriteBatch)
-	for replay := sub.Replay; len(replay) > 0; replay = replay[len(batch):] {
-		if r.Context().Err() != nil {
-			return nil
-		}
-		if h.stopping.Err() != nil {
+	// A reload, shutdown or departed client ends a long replay between
+	// batches; no live event may follow a partial replay, so the stream
+	// ends there.
+	if err := h.sendEvents(st, sub, r, sub.Replay); err != nil {
+		if errors.Is(err, errStopping) {
 			_ = st.send(closeEvent(stoppingReason(), shortRetry()))
-			return nil
 		}
-		batch = batch[:0]
-		for size := 0; len(batch) < len(replay) && len(batch) < maxWriteBatch && size < maxWriteBatchBytes; {
-			batch = append(batch, replay[len(batch)].wire)
-			size += len(batch[len(batch)-1])
-		}
-		if err := st.send(batch...); err != nil {
-			return nil
-		}
-		sub.Delivered(len(batch))
+		return nil
 	}
 
-	reason := h.pump(st, sub, r)
+	// A stream authenticated by a token ends when the token expires; the
+	// timer is the pump's, not another goroutine.
+	var expiry <-chan time.Time
+	if auth.token != nil {
+		timer := time.NewTimer(time.Until(auth.token.expires))
+		defer timer.Stop()
+		expiry = timer.C
+	}
+	reason := h.pump(st, sub, r, expiry)
 	if ce := h.logger.Check(zapcore.DebugLevel, "subscriber disconnected"); ce != nil {
-		ce.Write(zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("reason", reason))
+		ce.Write(zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("remote", r.RemoteAddr), zap.String("reason", reason))
 	}
 	return nil
 }
 
 // pump writes live events and heartbeats until the stream ends, and
 // returns why it ended.
-func (h *Handler) pump(st *stream, sub *Subscription, r *http.Request) string {
+func (h *Handler) pump(st *stream, sub *Subscription, r *http.Request, expiry <-chan time.Time) string {
 	var heartbeat <-chan time.Time
 	idle := time.Duration(*h.Heartbeat)
 	var timer *time.Timer
@@ -166,11 +162,15 @@ func (h *Handler) pump(st *stream, sub *Subscription, r *http.Request) string {
 		defer timer.Stop()
 		heartbeat = timer.C
 	}
-	batch := make([][]byte, 0, maxWriteBatch)
+	var taken []*Event
 	for {
 		select {
 		case <-r.Context().Done():
 			return "client_gone"
+		case <-expiry:
+			_ = st.send(closeEvent(reasonTokenExpired, 0))
+			sub.CountDrop(reasonTokenExpired)
+			return reasonTokenExpired
 		case <-h.stopping.Done():
 			reason := stoppingReason()
 			_ = st.send(closeEvent(reason, shortRetry()))
@@ -190,37 +190,83 @@ func (h *Handler) pump(st *stream, sub *Subscription, r *http.Request) string {
 					zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("remote", sub.Remote))
 				return reason
 			}
-			_ = st.send(closeEvent(reason, 0))
+			_ = st.send(closeEvent(reason, sub.RetryAfter()))
 			return reason
-		case e := <-sub.Queue():
-			batch = append(batch[:0], e.wire)
-			size := len(e.wire)
-		drain:
-			for len(batch) < maxWriteBatch && size < maxWriteBatchBytes {
-				select {
-				case e := <-sub.Queue():
-					batch = append(batch, e.wire)
-					size += len(e.wire)
-				default:
-					break drain
-				}
+		case <-sub.Wake():
+			taken = sub.Take(taken[:0])
+			err := h.sendEvents(st, sub, r, taken)
+			clear(taken) // let written events go
+			switch {
+			case errors.Is(err, errStopping):
+				reason := stoppingReason()
+				_ = st.send(closeEvent(reason, shortRetry()))
+				return reason
+			case errors.Is(err, errClientGone):
+				return "client_gone"
+			case err != nil:
+				return h.writeFailed(sub, r, err)
 			}
-			if err := st.send(batch...); err != nil {
-				h.logger.Warn("subscriber dropped: write failed",
-					zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("remote", sub.Remote), zap.Error(err))
-				return "write_failed"
-			}
-			sub.Delivered(len(batch))
 			if timer != nil {
 				timer.Reset(idle)
 			}
 		case <-heartbeat:
 			if err := st.send(heartbeatComment); err != nil {
-				return "write_failed"
+				return h.writeFailed(sub, r, err)
 			}
 			timer.Reset(idle)
 		}
 	}
+}
+
+// writeFailed counts and logs a stream dropped because a write failed,
+// and returns why: the client left, the write timed out, or it failed.
+func (h *Handler) writeFailed(sub *Subscription, r *http.Request, err error) string {
+	if r.Context().Err() != nil {
+		return "client_gone"
+	}
+	reason := ReasonWriteFailed
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		reason = ReasonWriteTimeout
+	}
+	sub.CountDrop(reason)
+	h.logger.Warn("subscriber dropped: write failed",
+		zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("remote", sub.Remote),
+		zap.String("reason", reason), zap.Error(err))
+	return reason
+}
+
+// Reasons sendEvents stops between batches.
+var (
+	errStopping   = errors.New("handler stopping")
+	errClientGone = errors.New("client gone")
+)
+
+// sendEvents writes evs in batches of at most maxWriteBatch events or
+// maxWriteBatchBytes, each written and flushed under one write_timeout
+// deadline: a client that keeps reading, only not fast enough to take a
+// whole backlog within one write_timeout, is not dropped for it. Between
+// batches it stops if the client left or the handler is stopping.
+func (h *Handler) sendEvents(st *stream, sub *Subscription, r *http.Request, evs []*Event) error {
+	for len(evs) > 0 {
+		if r.Context().Err() != nil {
+			return errClientGone
+		}
+		if h.stopping.Err() != nil {
+			return errStopping
+		}
+		batch := st.batch[:0]
+		for size := 0; len(batch) < len(evs) && len(batch) < maxWriteBatch && size < maxWriteBatchBytes; {
+			batch = append(batch, evs[len(batch)].wire)
+			size += len(batch[len(batch)-1])
+		}
+		st.batch = batch
+		if err := st.send(batch...); err != nil {
+			return err
+		}
+		sub.Delivered(len(batch))
+		evs = evs[len(batch):]
+	}
+	return nil
 }
 
 // stoppingReason tells a stream ended by the handler's stop signal why.
@@ -255,6 +301,7 @@ type stream struct {
 	rc        *http.ResponseController
 	timeout   time.Duration
 	deadlines bool
+	batch     [][]byte // reused by sendEvents
 }
 
 // openStream sends the event-stream headers. Nothing is flushed until the

@@ -1,0 +1,119 @@
+// Copyright 2026 The caddy-sse Authors
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package caddysse
+
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The metrics are read from the hubs' own counters when Prometheus
+// scrapes: Caddy builds a new registry on every config load, while hubs
+// and their counts survive reloads in the hub pool, so a collector that
+// reads the pool is valid in whichever registry serves /metrics.
+var (
+	subscribersDesc = prometheus.NewDesc("caddy_sse_subscribers",
+		"Open event streams of the hub.", []string{"hub"}, nil)
+	publishedDesc = prometheus.NewDesc("caddy_sse_events_published_total",
+		"Events stored by the hub.", []string{"hub"}, nil)
+	deliveredDesc = prometheus.NewDesc("caddy_sse_events_delivered_total",
+		"Events written to subscribers, replays included.", []string{"hub"}, nil)
+	droppedDesc = prometheus.NewDesc("caddy_sse_subscribers_dropped_total",
+		"Streams the server ended, or turned away, by reason.", []string{"hub", "reason"}, nil)
+	replayedDesc = prometheus.NewDesc("caddy_sse_events_replayed_total",
+		"Events replayed from history to resuming or replaying subscribers.", []string{"hub"}, nil)
+	publishDurationDesc = prometheus.NewDesc("caddy_sse_publish_duration_seconds",
+		"Time the hub took to store a publish and queue it for every subscriber.", []string{"hub"}, nil)
+)
+
+// hubCollector exports the counters of every hub in the pool.
+type hubCollector struct{}
+
+// Describe implements prometheus.Collector.
+func (hubCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{subscribersDesc, publishedDesc, deliveredDesc, droppedDesc, replayedDesc, publishDurationDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (hubCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, hub := range pooledHubs() {
+		st := hub.Stats()
+		name := st.Name
+		ch <- prometheus.MustNewConstMetric(subscribersDesc, prometheus.GaugeValue, float64(st.Subscribers), name)
+		ch <- prometheus.MustNewConstMetric(publishedDesc, prometheus.CounterValue, float64(st.Published), name)
+		ch <- prometheus.MustNewConstMetric(deliveredDesc, prometheus.CounterValue, float64(st.Delivered), name)
+		ch <- prometheus.MustNewConstMetric(replayedDesc, prometheus.CounterValue, float64(st.Replayed), name)
+		drops := hub.Drops()
+		for _, reason := range DropReasons {
+			ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(drops[reason]), name, reason)
+		}
+		count, sum, buckets := hub.publishLatency.snapshot()
+		ch <- prometheus.MustNewConstHistogram(publishDurationDesc, count, sum, buckets, name)
+	}
+}
+
+// registerMetrics adds the hub collector to a config's registry. Every
+// handler of a config calls it; all but the first find it registered.
+func registerMetrics(reg *prometheus.Registry) error {
+	if reg == nil {
+		return nil
+	}
+	err := reg.Register(hubCollector{})
+	if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) {
+		return nil
+	}
+	return err
+}
+
+// publishBuckets are the upper bounds, in seconds, of the publish latency
+// histogram: a memory publish takes microseconds, a wide fan-out or a
+// contended hub longer.
+var publishBuckets = [...]float64{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
+	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}
+
+// latencyHistogram counts durations in publishBuckets with atomic
+// counters, so that it lives with its hub across registries.
+type latencyHistogram struct {
+	counts [len(publishBuckets) + 1]atomic.Uint64 // the last one is +Inf
+	sum    atomic.Uint64                          // nanoseconds
+}
+
+func (l *latencyHistogram) observe(d time.Duration) {
+	secs := d.Seconds()
+	i := 0
+	for i < len(publishBuckets) && secs > publishBuckets[i] {
+		i++
+	}
+	l.counts[i].Add(1)
+	l.sum.Add(uint64(max(d, 0)))
+}
+
+// snapshot returns the count, the sum in seconds and the cumulative
+// bucket counts, as prometheus.NewConstHistogram takes them.
+func (l *latencyHistogram) snapshot() (uint64, float64, map[float64]uint64) {
+	buckets := make(map[float64]uint64, len(publishBuckets))
+	var cumulative uint64
+	for i, bound := range publishBuckets {
+		cumulative += l.counts[i].Load()
+		buckets[bound] = cumulative
+	}
+	count := cumulative + l.counts[len(publishBuckets)].Load()
+	return count, float64(l.sum.Load()) / float64(time.Second), buckets
+}
