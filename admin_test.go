@@ -17,7 +17,6 @@ package caddysse
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -50,23 +49,7 @@ func adminGlobal(t *testing.T, admin string) string {
 // type and body.
 func (ac *adminCaddy) Do(method, path, contentType, body string, header ...string) (int, string, string) {
 	ac.t.Helper()
-	req, err := http.NewRequest(method, ac.Admin+path, strings.NewReader(body))
-	if err != nil {
-		ac.t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		ac.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+	return doRequest(ac.t, method, ac.Admin+path, contentType, body, header...)
 }
 
 // GetJSON decodes the answer of a GET to the admin endpoint into v and

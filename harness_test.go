@@ -256,9 +256,17 @@ func testStorage(t testing.TB) string {
 // Post publishes a body with the given content type and returns status and body.
 func (tc *testCaddy) Post(path, contentType, body string, header ...string) (int, string) {
 	tc.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, tc.URL+path, strings.NewReader(body))
+	status, _, b := doRequest(tc.t, http.MethodPost, tc.URL+path, contentType, body, header...)
+	return status, b
+}
+
+// doRequest sends one request with the given content type and headers
+// (name, value, ...) and returns its status, content type and body.
+func doRequest(t testing.TB, method, url, contentType, body string, header ...string) (int, string, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
-		tc.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -268,11 +276,11 @@ func (tc *testCaddy) Post(path, contentType, body string, header ...string) (int
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		tc.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
 }
 
 // PublishForm publishes a form and fails the test unless it gets a 200;
