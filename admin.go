@@ -74,14 +74,16 @@ func pooledHubs() []*pooledHub {
 		return true
 	})
 	slices.SortFunc(out, func(a, b *pooledHub) int { return cmp.Compare(a.Name(), b.Name()) })
-	return out
+	// While a reload changes a hub's transport, the old hub and the new
+	// one share the name for a moment: list it once.
+	return slices.CompactFunc(out, func(a, b *pooledHub) bool { return a.Name() == b.Name() })
 }
 
 // findHub returns the named hub, or a 404.
 func findHub(name string) (*Hub, error) {
 	var found *Hub
-	hubs.Range(func(k, v any) bool {
-		if k == name {
+	hubs.Range(func(_, v any) bool {
+		if v.(*pooledHub).Name() == name {
 			found = v.(*pooledHub).Hub
 			return false
 		}
@@ -125,7 +127,7 @@ func (a *AdminAPI) handlePublish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ids, err := publishEvents(hub, pub, defaultMaxEventSize)
+	ids, err := publishEvents(r.Context(), hub, pub, defaultMaxEventSize)
 	var se statusError
 	switch {
 	case errors.As(err, &se):

@@ -145,7 +145,7 @@ func TestCaddyfileErrors(t *testing.T) {
 		{"argument on the directive line", "sse foo {\n\thub a\n}", "wrong argument count", 1},
 		{"argument on a bare directive", "sse foo", "wrong argument count", 1},
 		{"unknown option", "sse {\n\thub a\n\thistroy 10\n}", `unknown sse option "histroy"`, 3},
-		{"unknown block option from the spec's future", "sse {\n\ttransport memory\n}", `unknown sse option "transport"`, 2},
+		{"unknown option", "sse {\n\tcluster on\n}", `unknown sse option "cluster"`, 2},
 		{"duplicate option", "sse {\n\thub a\n\thistory 1\n\thub b\n}", `duplicate option "hub"`, 4},
 		{"duplicate list option", "sse {\n\tsubscribe_allow a\n\tsubscribe_allow b\n}", `duplicate option "subscribe_allow"`, 3},
 		{"hub without argument", "sse {\n\thub\n}", "wrong argument count", 2},

@@ -43,7 +43,8 @@ type Event struct {
 	// Time is when the hub stored the event.
 	Time time.Time
 
-	wire []byte // encoded once by the hub, shared by all writers
+	wire []byte   // encoded once by the hub, shared by all writers
+	sid  streamID // the id, parsed, of an event read from a transport
 }
 
 // Size is the encoded size of the event in bytes, the figure that

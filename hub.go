@@ -61,13 +61,14 @@ const (
 	ReasonCapacity     = "capacity"      // turned away at max_subscribers or max_per_client
 	ReasonWriteTimeout = "write_timeout" // a write missed write_timeout
 	ReasonWriteFailed  = "write_failed"  // a write failed otherwise
+	ReasonGap          = "transport_gap" // the transport lost events this instance had not read
 )
 
 // DropReasons are the reasons a hub counts dropped subscribers under,
 // the values of the reason label of the drop metric; any other reason is
 // counted as "other".
 var DropReasons = []string{ReasonSlow, ReasonWriteTimeout, ReasonWriteFailed, ReasonDisconnected,
-	ReasonCapacity, "token_expired", ReasonHubClosed, "other"}
+	ReasonCapacity, "token_expired", ReasonHubClosed, ReasonGap, "other"}
 
 // Hub fans events out to subscribers and keeps a bounded history for
 // replay. It is plain Go, safe for concurrent use, and knows nothing of
@@ -101,6 +102,17 @@ type Hub struct {
 	drops     map[string]*atomic.Uint64 // by reason, one of DropReasons; the map is never written after NewHub
 
 	publishLatency latencyHistogram
+
+	// With a transport (Redis), events come from it rather than from
+	// Publish: their ids are the transport's, and history mirrors the
+	// newest events of the shared stream.
+	transport hubTransport
+	loaded    bool          // the mirror was loaded from the transport
+	loadedCh  chan struct{} // closed once loaded
+	loadWait  time.Duration // how long a subscriber waits for the first load
+	base      streamID      // history holds every event after base
+	last      streamID      // newest event ingested
+	lastID    string        // its id
 }
 
 type idemRecord struct {
@@ -123,6 +135,8 @@ func NewHub(name string, settings HubSettings, now func() time.Time) *Hub {
 		subs:      make(map[uint64]*Subscriber),
 		perClient: make(map[string]int),
 		drops:     newDropCounters(),
+		loadedCh:  make(chan struct{}),
+		loadWait:  firstLoadWait,
 	}
 }
 
@@ -227,6 +241,9 @@ func (h *Hub) Publish(events []*Event, idemKey string, maxSize int) ([]string, e
 	if h.closed {
 		return nil, ErrHubClosed
 	}
+	if h.transport != nil {
+		return nil, errors.New("hub has a transport: use Store")
+	}
 	if idemKey != "" {
 		h.trimLocked() // apply history_age: a key is known only while its events are
 		if ids, ok := h.idem[idemKey]; ok {
@@ -280,6 +297,9 @@ func (h *Hub) deliverLocked(s *Subscriber, e *Event) {
 	if s.lastSeq == e.Seq {
 		return // already queued through another selector
 	}
+	if s.hasAfter && !s.after.less(e.sid) {
+		return // the client has it: it resumed after this event
+	}
 	s.lastSeq = e.Seq
 	s.mu.Lock()
 	if len(s.pending) >= s.limit {
@@ -322,6 +342,9 @@ func (h *Hub) trimLocked() {
 		}
 	}
 	if drop > 0 {
+		if h.transport != nil {
+			h.base = h.history[drop-1].sid
+		}
 		clear(h.history[:drop]) // let the collector have them
 		h.history = h.history[drop:]
 		h.histBytes = bytes
@@ -399,6 +422,14 @@ type Subscriber struct {
 	hub     *Hub
 	removed bool   // guarded by hub.mu
 	lastSeq uint64 // last event queued; guarded by hub.mu
+
+	// With a transport, a subscriber may resume after an event this
+	// instance has not read yet: events up to after are skipped. awaitLoad
+	// marks one that subscribed before the mirror was loaded and gets its
+	// replay from the load. Guarded by hub.mu.
+	after     streamID
+	hasAfter  bool
+	awaitLoad bool
 }
 
 // Wake receives when live events are waiting to be taken with Take.
@@ -455,6 +486,16 @@ func (s *Subscriber) Delivered(n int) { s.hub.delivered.Add(uint64(n)) }
 // to replay, computed under the same lock so that replay and live events
 // join without a gap or a duplicate.
 func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
+	if h.transport != nil {
+		h.transport.start()
+		// A first subscriber waits, briefly, for the mirror to be loaded
+		// from the stream, so that it misses nothing published after it
+		// came; with the store down it goes on without.
+		select {
+		case <-h.loadedCh:
+		case <-time.After(h.loadWait):
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -468,7 +509,34 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 	h.trimLocked() // apply history_age before deciding what a resume can get
 
 	sub := &Subscription{}
+	var wait streamID // with a transport: skip events up to this one
+	var hasWait, awaitLoad bool
 	switch {
+	case h.transport != nil && req.HasLastEventID:
+		x, ok := parseStreamID(req.LastEventID)
+		switch {
+		case !ok:
+			sub.ResetReason = ReasonUnknownID
+		case !h.loaded:
+			wait, hasWait, awaitLoad = x, true, true
+		case x.less(h.base):
+			sub.ResetReason = ReasonExpiredID
+		case !h.last.less(x):
+			i, _ := slices.BinarySearchFunc(h.history, x, func(e *Event, x streamID) int { return e.sid.compare(x) })
+			if i < len(h.history) && h.history[i].sid == x {
+				i++
+			}
+			sub.Replay = h.matchingLocked(req.Selectors, h.history[i:], 0)
+		case x.ms > uint64(h.now().Add(maxClockSkew).UnixMilli()):
+			sub.ResetReason = ReasonUnknownID
+		default:
+			// Newer than anything read here: published through another
+			// instance a moment ago. Live events up to it are skipped.
+			wait, hasWait = x, true
+		}
+		if sub.ResetReason != "" {
+			sub.NewestID = cmp.Or(h.lastID, "0-0")
+		}
 	case req.HasLastEventID:
 		seq, ok := h.parseID(req.LastEventID)
 		first := h.firstSeqLocked()
@@ -500,6 +568,9 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 		done:      make(chan struct{}),
 		hub:       h,
 		lastSeq:   h.seq,
+		after:     wait,
+		hasAfter:  hasWait,
+		awaitLoad: awaitLoad,
 	}
 	for _, sel := range req.Selectors {
 		h.index.add(sel, s)
@@ -605,13 +676,16 @@ func (h *Hub) Subscribers() []SubscriberInfo {
 // calls it when the last handler using the hub is cleaned up.
 func (h *Hub) Close() {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	h.closed = true
 	for _, s := range h.subs {
 		h.removeLocked(s, ReasonHubClosed)
 	}
 	h.history = nil
 	h.histBytes = 0
+	h.mu.Unlock()
+	if h.transport != nil {
+		h.transport.close() // outside the lock: its reader may be ingesting
+	}
 }
 
 // Destruct implements caddy.Destructor for the hub pool.
@@ -633,13 +707,20 @@ type HubStats struct {
 	HistoryBytes int64  `json:"history_bytes"`
 	OldestID     string `json:"oldest_id,omitempty"`
 	NewestID     string `json:"newest_id,omitempty"`
+	// Transport is the state of the hub's transport; absent for memory.
+	Transport *TransportStatus `json:"transport,omitempty"`
 }
 
 // Stats returns a snapshot of the hub's counters.
 func (h *Hub) Stats() HubStats {
+	var ts *TransportStatus
+	if h.transport != nil {
+		ts = h.transport.status()
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	st := HubStats{
+		Transport:    ts,
 		Name:         h.name,
 		Subscribers:  len(h.subs),
 		Topics:       h.index.selectors,

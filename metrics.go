@@ -39,6 +39,10 @@ var (
 		"Events replayed from history to resuming or replaying subscribers.", []string{"hub"}, nil)
 	publishDurationDesc = prometheus.NewDesc("caddy_sse_publish_duration_seconds",
 		"Time the hub took to store a publish and queue it for every subscriber.", []string{"hub"}, nil)
+	transportUpDesc = prometheus.NewDesc("caddy_sse_transport_up",
+		"1 when the hub's last exchange with its transport's store (Redis) succeeded; absent for memory.", []string{"hub"}, nil)
+	transportLagDesc = prometheus.NewDesc("caddy_sse_transport_lag_seconds",
+		"Age of the newest event the hub's stream reader had read at its last read.", []string{"hub"}, nil)
 )
 
 // hubCollector exports the counters of every hub in the pool.
@@ -46,7 +50,8 @@ type hubCollector struct{}
 
 // Describe implements prometheus.Collector.
 func (hubCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{subscribersDesc, publishedDesc, deliveredDesc, droppedDesc, replayedDesc, publishDurationDesc} {
+	for _, d := range []*prometheus.Desc{subscribersDesc, publishedDesc, deliveredDesc, droppedDesc, replayedDesc, publishDurationDesc,
+		transportUpDesc, transportLagDesc} {
 		ch <- d
 	}
 }
@@ -66,6 +71,14 @@ func (hubCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		count, sum, buckets := hub.publishLatency.snapshot()
 		ch <- prometheus.MustNewConstHistogram(publishDurationDesc, count, sum, buckets, name)
+		if ts := st.Transport; ts != nil {
+			up := 0.0
+			if ts.Connected {
+				up = 1
+			}
+			ch <- prometheus.MustNewConstMetric(transportUpDesc, prometheus.GaugeValue, up, name)
+			ch <- prometheus.MustNewConstMetric(transportLagDesc, prometheus.GaugeValue, float64(ts.LagMillis)/1000, name)
+		}
 	}
 }
 

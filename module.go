@@ -20,6 +20,7 @@ package caddysse
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -155,6 +156,12 @@ type Handler struct {
 	// Other origins are never reflected. Default: none.
 	CORSOrigins []string `json:"cors_origins,omitempty"`
 
+	// TransportRaw is where the hub stores events and reads them from:
+	// "memory" (this instance only) or "redis" (a Redis stream shared by
+	// every instance with the same hub name and URL). A hub option.
+	// Default: memory.
+	TransportRaw json.RawMessage `json:"transport,omitempty" caddy:"namespace=sse.transports inline_key=name"`
+
 	// UI serves a console to a browser that opens the route (a GET that
 	// accepts text/html and names no topic): watch topics and publish
 	// events without writing code. The JavaScript client at <route>?client
@@ -163,6 +170,9 @@ type Handler struct {
 
 	verifier    *tokenVerifier
 	corsOrigins []string // lowercased
+
+	transport Transport
+	poolKey   string // the hub's key in the pool: its name, plus the transport's identity
 
 	hub      *Hub
 	logger   *zap.Logger
@@ -265,15 +275,41 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.logger.Debug("stopping event unavailable; streams end at cleanup", zap.Error(err))
 	}
 
+	h.transport = MemoryTransport{}
+	if h.TransportRaw != nil {
+		mod, err := ctx.LoadModule(h, "TransportRaw")
+		if err != nil {
+			return fmt.Errorf("loading transport: %v", err)
+		}
+		h.transport = mod.(Transport)
+	}
+	h.poolKey = h.Hub
+	if id := h.transport.identity(); id != "" {
+		h.poolKey += "\x00" + id
+	}
+
 	settings := h.hubSettings()
-	val, loaded, err := hubs.LoadOrNew(h.Hub, func() (caddy.Destructor, error) {
-		return &pooledHub{Hub: NewHub(h.Hub, settings, nil), owner: events, pending: settings}, nil
+	logger := h.logger
+	val, loaded, err := hubs.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
+		hub := NewHub(h.Hub, settings, nil)
+		hub.transport = h.transport.newHubTransport(hub, logger)
+		return &pooledHub{Hub: hub, owner: events, pending: settings}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("hub %q: %v", h.Hub, err)
 	}
 	ph := val.(*pooledHub)
 	h.hub = ph.Hub // from here on, Cleanup gives the hub back, also when Provision fails
+	if err := checkOneTransport(ph, events); err != nil {
+		return err
+	}
+	if !loaded && ph.transport != nil {
+		// Reading the stream starts with the config, not at provision:
+		// a config that is only validated never dials.
+		if err := events.On("started", startListener{ph.Hub}); err != nil {
+			return err
+		}
+	}
 	if loaded {
 		ph.mu.Lock()
 		defer ph.mu.Unlock()
@@ -291,6 +327,34 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			ph.Apply(settings)
 		}
 	}
+	return nil
+}
+
+// checkOneTransport refuses a config whose handlers name one hub with
+// different transports: each would get a hub of its own.
+func checkOneTransport(ph *pooledHub, events any) error {
+	var clash bool
+	hubs.Range(func(_, v any) bool {
+		other := v.(*pooledHub)
+		if other != ph && other.Name() == ph.Name() {
+			other.mu.Lock()
+			clash = other.owner == events
+			other.mu.Unlock()
+		}
+		return !clash
+	})
+	if clash {
+		return fmt.Errorf("hub %q: handlers in this config disagree on its transport", ph.Name())
+	}
+	return nil
+}
+
+// startListener starts a hub's transport once its config has started.
+type startListener struct{ hub *Hub }
+
+// Handle implements caddyevents.Handler.
+func (l startListener) Handle(context.Context, caddy.Event) error {
+	l.hub.transport.start()
 	return nil
 }
 
@@ -388,7 +452,7 @@ func (h *Handler) Cleanup() error {
 	if h.hub == nil {
 		return nil
 	}
-	if _, err := hubs.Delete(h.Hub); err != nil {
+	if _, err := hubs.Delete(h.poolKey); err != nil {
 		return fmt.Errorf("releasing hub %q: %v", h.Hub, err)
 	}
 	return nil
@@ -436,4 +500,5 @@ var (
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 	_ caddyevents.Handler         = stopListener{}
 	_ caddyevents.Handler         = applyListener{}
+	_ caddyevents.Handler         = startListener{}
 )

@@ -374,8 +374,15 @@ func startCaddyProcess(t *testing.T, bin, dir string, port, adminPort int, site 
 	if err := os.WriteFile(caddyfile, []byte(global+strings.ReplaceAll(site, "{PORT}", fmt.Sprint(port))), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p.cmd = exec.Command(bin, "run", "--config", caddyfile)
-	p.cmd.Env = p.env()
+	return runCaddyProcess(t, p, caddyfile)
+}
+
+// runCaddyProcess runs `caddy run --config <config>` for p, with extra
+// environment variables, and waits until its admin endpoint serves.
+func runCaddyProcess(t *testing.T, p *caddyProcess, config string, env ...string) *caddyProcess {
+	t.Helper()
+	p.cmd = exec.Command(p.bin, "run", "--config", config)
+	p.cmd.Env = append(p.env(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -420,9 +427,9 @@ func startCaddyProcess(t *testing.T, bin, dir string, port, adminPort int, site 
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p.Port), 5*time.Second)
 	if err != nil {
-		t.Fatalf("caddy is up but not listening on %d: %v", port, err)
+		t.Fatalf("caddy is up but not listening on %d: %v", p.Port, err)
 	}
 	conn.Close()
 	return p

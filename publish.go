@@ -16,6 +16,7 @@ package caddysse
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,10 +68,13 @@ func (h *Handler) servePublish(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return writeError(w, r, statusOf(err), err)
 	}
-	ids, err := publishEvents(h.hub, pub, h.MaxEventSize)
+	ids, err := publishEvents(r.Context(), h.hub, pub, h.MaxEventSize)
 	var se statusError
 	switch {
 	case errors.As(err, &se):
+		if se.status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
 		return writeError(w, r, se.status, err)
 	case err != nil:
 		return caddyhttp.Error(http.StatusServiceUnavailable, err)
@@ -120,8 +124,11 @@ func readPublish(w http.ResponseWriter, r *http.Request, mediaType string, limit
 
 // publishEvents stores the events of a checked request in hub. A
 // client's mistake comes back as a statusError.
-func publishEvents(hub *Hub, pub publishRequest, maxEventSize int64) ([]string, error) {
-	ids, err := hub.Publish(pub.events, pub.key, int(maxEventSize))
+func publishEvents(ctx context.Context, hub *Hub, pub publishRequest, maxEventSize int64) ([]string, error) {
+	ids, err := hub.Store(ctx, pub.events, pub.key, int(maxEventSize))
+	if errors.Is(err, errUnavailable) {
+		return nil, statusError{http.StatusServiceUnavailable, errUnavailable}
+	}
 	if errors.Is(err, ErrEventTooLarge) {
 		return nil, statusError{http.StatusRequestEntityTooLarge,
 			fmt.Errorf("an event is larger than max_event_size (%d bytes) once encoded", maxEventSize)}

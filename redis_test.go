@@ -1,0 +1,391 @@
+// Copyright 2026 The caddy-sse Authors
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package caddysse
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// testRedisURL returns the URL of a Redis for a test: 127.0.0.1:6379 when
+// it answers, otherwise a redis-server of this test on a free port; with
+// neither, the test is skipped loudly (a failure under SSE_TEST_STRICT=1).
+func testRedisURL(t *testing.T) string {
+	t.Helper()
+	if redisAnswers("127.0.0.1:6379") {
+		return "redis://127.0.0.1:6379"
+	}
+	return startRedisServer(t).URL
+}
+
+func redisAnswers(addr string) bool {
+	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1, DisableIdentity: true})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return c.Ping(ctx).Err() == nil
+}
+
+// redisServer is a redis-server process of a test, which the test may
+// stop and start again; it keeps its data on disk across restarts.
+type redisServer struct {
+	t    *testing.T
+	URL  string
+	Addr string
+	dir  string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// startRedisServer starts redis-server on a free loopback port, with an
+// append-only file fsynced on every write so that a restart keeps every
+// acknowledged event.
+func startRedisServer(t *testing.T) *redisServer {
+	t.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		skipOrFail(t, "no Redis answers on 127.0.0.1:6379 and redis-server is not installed (apt-get install -y redis-server)")
+	}
+	port := freePort(t)
+	s := &redisServer{t: t, Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: t.TempDir()}
+	s.URL = "redis://" + s.Addr
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Start runs the server and waits until it answers.
+func (s *redisServer) Start() {
+	s.t.Helper()
+	_, port, _ := net.SplitHostPort(s.Addr)
+	s.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
+		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no")
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.done = make(chan struct{})
+	go func(cmd *exec.Cmd, done chan struct{}) {
+		_ = cmd.Wait()
+		close(done)
+	}(s.cmd, s.done)
+	pollUntil(s.t, 10*time.Second, "redis-server answering on "+s.Addr, func() bool { return redisAnswers(s.Addr) })
+}
+
+// Stop shuts the server down (it writes its data first) and waits for it.
+func (s *redisServer) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd = nil
+}
+
+// testKeyPrefix is a key prefix of this test alone, so that tests sharing
+// a Redis never see each other's streams; its keys are deleted at the end.
+func testKeyPrefix(t *testing.T, url string) string {
+	t.Helper()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	prefix := "ssetest:" + hex.EncodeToString(b) + ":"
+	t.Cleanup(func() {
+		opts, _ := redis.ParseURL(url)
+		opts.MaxRetries, opts.DisableIdentity = -1, true
+		c := redis.NewClient(opts)
+		defer c.Close()
+		ctx := context.Background()
+		keys, _ := c.Keys(ctx, prefix+"*").Result()
+		if len(keys) > 0 {
+			c.Del(ctx, keys...)
+		}
+	})
+	return prefix
+}
+
+// redisClients counts the connections Redis has from clients named name.
+func redisClients(t *testing.T, url, name string) int {
+	t.Helper()
+	opts, _ := redis.ParseURL(url)
+	opts.MaxRetries, opts.DisableIdentity = -1, true
+	c := redis.NewClient(opts)
+	defer c.Close()
+	list, err := c.ClientList(context.Background()).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(list, " name="+name+" ")
+}
+
+var redisIDRE = regexp.MustCompile(`^[1-9][0-9]*-[0-9]+$`)
+
+func redisSite(url, prefix, hub, extra string) string {
+	return fmt.Sprintf(`:{PORT} {
+	sse /events {
+		hub %s
+		transport redis %s {
+			key_prefix %s
+			publish_timeout 1s
+		}
+		subscribe_allow **
+		publish_allow **%s
+	}
+}
+`, hub, url, prefix, extra)
+}
+
+func uniqueHub(t *testing.T) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return "h" + hex.EncodeToString(b)
+}
+
+func TestRedisPublishSubscribe(t *testing.T) {
+	url := testRedisURL(t)
+	prefix := testKeyPrefix(t, url)
+	hub := uniqueHub(t)
+	tc := startCaddy(t, redisSite(url, prefix, hub, ""))
+
+	s := tc.Subscribe("/events?topic=news")
+	var ids []string
+	ids = append(ids, tc.PublishForm("/events", "topic", "news", "data", "one"))
+	status, body := tc.Post("/events", "application/json",
+		`[{"topic":"news","data":"two","event":"update"},{"topic":"other","data":"x"},{"topics":["news","other"],"data":{"n":3}}]`)
+	if status != http.StatusOK {
+		t.Fatalf("batch: %d %s", status, body)
+	}
+	var batch struct{ IDs []string }
+	if err := json.Unmarshal([]byte(body), &batch); err != nil || len(batch.IDs) != 3 {
+		t.Fatalf("batch answer %q: %v", body, err)
+	}
+	ids = append(ids, batch.IDs...)
+	for i, id := range ids {
+		if !redisIDRE.MatchString(id) {
+			t.Fatalf("id %d = %q, want a Redis stream id", i, id)
+		}
+		if i > 0 {
+			a, _ := parseStreamID(ids[i-1])
+			b, _ := parseStreamID(id)
+			if !a.less(b) {
+				t.Fatalf("ids not increasing: %q then %q", ids[i-1], id)
+			}
+		}
+	}
+	want := []struct{ id, typ, data string }{
+		{ids[0], "message", "one"}, {ids[1], "update", "two"}, {ids[3], "message", `{"n":3}`},
+	}
+	for _, w := range want {
+		ev := s.Next(5 * time.Second)
+		if ev.ID != w.id || ev.Type != w.typ || ev.Data != w.data {
+			t.Fatalf("got %+v, want %+v", ev, w)
+		}
+	}
+}
+
+func TestRedisResumeAndReplay(t *testing.T) {
+	url := testRedisURL(t)
+	prefix := testKeyPrefix(t, url)
+	hub := uniqueHub(t)
+	tc := startCaddy(t, redisSite(url, prefix, hub, "\n\t\thistory 5"))
+
+	var ids []string
+	for i := range 8 {
+		ids = append(ids, tc.PublishForm("/events", "topic", "t", "data", fmt.Sprint(i)))
+	}
+	// Resume after the fifth event: the last three come back, then live.
+	s := tc.Subscribe("/events?topic=t", "Last-Event-ID", ids[4])
+	for i := 5; i < 8; i++ {
+		if ev := s.Next(5 * time.Second); ev.ID != ids[i] || ev.Data != fmt.Sprint(i) {
+			t.Fatalf("replay %d: got %+v", i, ev)
+		}
+	}
+	live := tc.PublishForm("/events", "topic", "t", "data", "live")
+	if ev := s.Next(5 * time.Second); ev.ID != live {
+		t.Fatalf("live: got %+v, want id %s", ev, live)
+	}
+
+	// replay=N on a first connect.
+	r := tc.Subscribe("/events?topic=t&replay=2")
+	if a, b := r.Next(5*time.Second), r.Next(5*time.Second); a.ID != ids[7] || b.ID != live {
+		t.Fatalf("replay=2: got %q, %q", a.ID, b.ID)
+	}
+
+	// An id the history of 5 no longer has: sse.reset expired_id with the newest id.
+	old := tc.Subscribe("/events?topic=t", "Last-Event-ID", ids[1])
+	if ev := old.Next(5 * time.Second); ev.Type != "sse.reset" || ev.ID != live || !strings.Contains(ev.Data, ReasonExpiredID) {
+		t.Fatalf("expired resume: got %+v", ev)
+	}
+}
+
+func TestRedisRejectsSpecialIDs(t *testing.T) {
+	url := testRedisURL(t)
+	prefix := testKeyPrefix(t, url)
+	hub := uniqueHub(t)
+	tc := startCaddy(t, redisSite(url, prefix, hub, ""))
+	newest := tc.PublishForm("/events", "topic", "t", "data", "x")
+	pollUntil(t, 5*time.Second, "the reader has read the event", func() bool {
+		return tc.hubStatsInProcess(t, hub).NewestID == newest
+	})
+	// Redis's special ids and shorthands, and junk: never passed to Redis,
+	// every one a reset with the newest id.
+	for _, id := range []string{"$", "+", "-", ">", "*", "0", "5", "5-", "-5", "01-1", "1-01", "+1-1",
+		"18446744073709551616-0", "1-2-3", "abc", "1_1", "99999999999999-0"} {
+		s := tc.Subscribe("/events?topic=t", "Last-Event-ID", id)
+		ev := s.Next(5 * time.Second)
+		if ev.Type != "sse.reset" || ev.ID != newest || !strings.Contains(ev.Data, ReasonUnknownID) {
+			t.Fatalf("Last-Event-ID %q: got %+v", id, ev)
+		}
+		s.Close()
+	}
+}
+
+func TestRedisIdempotencyKey(t *testing.T) {
+	url := testRedisURL(t)
+	prefix := testKeyPrefix(t, url)
+	hub := uniqueHub(t)
+	tc := startCaddy(t, redisSite(url, prefix, hub, ""))
+	s := tc.Subscribe("/events?topic=t")
+	body := `[{"topic":"t","data":"a"},{"topic":"t","data":"b"}]`
+	st1, first := tc.Post("/events", "application/json", body, "Idempotency-Key", "k1")
+	st2, again := tc.Post("/events", "application/json", body, "Idempotency-Key", "k1")
+	if st1 != 200 || st2 != 200 || first != again {
+		t.Fatalf("idempotent publish: %d %s, then %d %s", st1, first, st2, again)
+	}
+	next := tc.PublishForm("/events", "topic", "t", "data", "c")
+	var got []string
+	for range 3 {
+		got = append(got, s.Next(5*time.Second).Data)
+	}
+	if strings.Join(got, ",") != "a,b,c" {
+		t.Fatalf("subscriber got %v (last id %s), want a,b,c once each", got, next)
+	}
+}
+
+func TestRedisUnreachable(t *testing.T) {
+	// Nothing listens on this port: provisioning works (it never dials),
+	// publishes get a 503 naming the problem, streams open and heartbeat.
+	deadURL := fmt.Sprintf("redis://127.0.0.1:%d", freePort(t))
+	hub := uniqueHub(t)
+	tc := startCaddy(t, redisSite(deadURL, "sse:", hub, "\n\t\theartbeat 50ms"))
+	status, body := tc.Post("/events", "application/x-www-form-urlencoded", "topic=t&data=x")
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "unavailable") {
+		t.Fatalf("publish with Redis down: %d %q", status, body)
+	}
+	lines := tc.SubscribeLines("/events?topic=t")
+	for seen := 0; seen < 3; {
+		if strings.HasPrefix(lines.Line(5*time.Second), ":") {
+			seen++
+		}
+	}
+	st := tc.hubStatsInProcess(t, hub)
+	if st.Transport == nil || st.Transport.Connected || st.Transport.LastError == "" {
+		t.Fatalf("transport status with Redis down: %+v", st.Transport)
+	}
+}
+
+// hubStatsInProcess reads the stats of a pooled hub of this process.
+func (tc *testCaddy) hubStatsInProcess(t *testing.T, name string) HubStats {
+	t.Helper()
+	h, err := findHub(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h.Stats()
+}
+
+func TestRedisRestartReplaysFromRedis(t *testing.T) {
+	url := testRedisURL(t)
+	prefix := testKeyPrefix(t, url)
+	hub := uniqueHub(t)
+	site := redisSite(url, prefix, hub, "")
+	tc := startCaddy(t, site)
+	var ids []string
+	for i := range 4 {
+		ids = append(ids, tc.PublishForm("/events", "topic", "t", "data", fmt.Sprint(i)))
+	}
+	pollUntil(t, 5*time.Second, "the reader has read every event", func() bool {
+		return tc.hubStatsInProcess(t, hub).NewestID == ids[3]
+	})
+	// A stop destroys the hub, its mirror and its Redis client.
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if n := redisClients(t, url, "caddy-sse:"+hub); n != 0 {
+		t.Fatalf("%d Redis connections left after stop", n)
+	}
+	tc.Load(site)
+	s := tc.Subscribe("/events?topic=t", "Last-Event-ID", ids[1])
+	for i := 2; i < 4; i++ {
+		if ev := s.Next(5 * time.Second); ev.ID != ids[i] {
+			t.Fatalf("after restart, replay %d: got %+v, want id %s", i, ev, ids[i])
+		}
+	}
+}
+
+func TestRedisCaddyfile(t *testing.T) {
+	for _, tt := range []struct{ in, err string }{
+		{"transport", "wrong argument count"},
+		{"transport memory extra", "wrong argument count"},
+		{"transport memory {\n\tx\n}", "takes no block"},
+		{"transport kafka x", "want memory or redis"},
+		{"transport redis", "want one URL"},
+		{"transport redis a b", "want one URL"},
+		{"transport redis redis://x {\n\tnope 1\n}", "unknown transport redis option"},
+		{"transport redis redis://x {\n\tpool_size\n}", "wrong argument count"},
+		{"transport redis redis://x {\n\tpool_size -1\n}", "non-negative"},
+		{"transport redis redis://x {\n\tkey_prefix a\n\tkey_prefix b\n}", "duplicate"},
+	} {
+		_, err := adaptCaddyfile(t, ":80 {\n\tsse {\n\t\t"+strings.ReplaceAll(tt.in, "\n", "\n\t\t")+"\n\t}\n}\n")
+		if err == nil || !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%q: got error %v, want one containing %q", tt.in, err, tt.err)
+		}
+	}
+}
+
+func TestRedisProvisionErrors(t *testing.T) {
+	tc := startCaddy(t, ":{PORT} {\n\trespond ok\n}\n")
+	for _, tt := range []struct{ transport, err string }{
+		{"redis ftp://x", "bad URL"},
+		{"redis redis://u:s3cret@:notaport", "bad URL"},
+		{"redis redis://x {\n\t\t\tkey_prefix a{b}\n\t\t}", "key_prefix"},
+	} {
+		err := tc.TryLoad(":{PORT} {\n\tsse {\n\t\ttransport " + tt.transport + "\n\t}\n}\n")
+		if err == nil || !strings.Contains(err.Error(), tt.err) || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("transport %q: got %v, want an error containing %q and no secret", tt.transport, err, tt.err)
+		}
+	}
+	// Two handlers of one hub with different transports.
+	err := tc.TryLoad(":{PORT} {\n\tsse /a {\n\t\thub x\n\t}\n\tsse /b {\n\t\thub x\n\t\ttransport redis redis://127.0.0.1:1\n\t}\n}\n")
+	if err == nil || !strings.Contains(err.Error(), "disagree on its transport") {
+		t.Errorf("mixed transports: got %v", err)
+	}
+}
