@@ -389,3 +389,40 @@ func TestRedisProvisionErrors(t *testing.T) {
 		t.Errorf("mixed transports: got %v", err)
 	}
 }
+
+func TestRedisReloadKeepsClientAndReader(t *testing.T) {
+	url := testRedisURL(t)
+	prefix := testKeyPrefix(t, url)
+	hub := uniqueHub(t)
+	tc := startCaddy(t, redisSite(url, prefix, hub, ""))
+	first := tc.PublishForm("/events", "topic", "t", "data", "before")
+	before, err := findHub(hub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A reload changing a route option keeps the hub, its Redis client and
+	// its reader; a resume across the reload loses nothing.
+	tc.Load(redisSite(url, prefix, hub, "\n\t\theartbeat 5s"))
+	after, err := findHub(hub)
+	if err != nil || after != before {
+		t.Fatalf("the reload replaced the hub (%p → %p, %v)", before, after, err)
+	}
+	second := tc.PublishForm("/events", "topic", "t", "data", "after")
+	s := tc.Subscribe("/events?topic=t", "Last-Event-ID", first)
+	if ev := s.Next(5 * time.Second); ev.ID != second {
+		t.Fatalf("resume across the reload: got %+v, want id %s", ev, second)
+	}
+	if n := redisClients(t, url, "caddy-sse:"+hub); n < 1 {
+		t.Fatalf("no Redis connection of the hub after the reload")
+	}
+	// A reload changing the transport starts a new hub of that name; the
+	// old one's client is closed with it.
+	tc.Load(redisSite(url, prefix+"x:", hub, ""))
+	if h, err := findHub(hub); err != nil || h == before {
+		t.Fatalf("a new key prefix kept the old hub (%v)", err)
+	}
+	fresh := tc.PublishForm("/events", "topic", "t", "data", "new stream")
+	if ev := tc.Subscribe("/events?topic=t&replay=5").Next(5 * time.Second); ev.ID != fresh {
+		t.Fatalf("replay on the new stream: got %+v, want only id %s", ev, fresh)
+	}
+}

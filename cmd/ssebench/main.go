@@ -22,11 +22,16 @@
 //
 //	ssebench floor -listen 127.0.0.1:8090
 //	ssebench run -url http://127.0.0.1:8080/events -subs 5000 -rate 10 -events 100 -pid $(pidof caddy)
-//	ssebench suite -caddy ./caddy -subs 19000
+//	ssebench run -url http://127.0.0.1:8080/events -topic m -topics 10000 -wildcards 100 -rate 0 -events 5000
+//	ssebench plain -url http://127.0.0.1:8080/plain -requests 20000 -workers 8 -pid $(pidof caddy)
+//	ssebench churn -url http://127.0.0.1:8080/events -rate 1000 -duration 60s -pid $(pidof caddy) \
+//		-goroutines-url 'http://127.0.0.1:2019/debug/pprof/goroutine?debug=1'
+//	ssebench suite -build            # from the repository root: every scenario, floor / Caddy+null / Caddy+plugin
 package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,7 +53,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: ssebench floor|run|suite [flags]")
+		fmt.Fprintln(os.Stderr, "usage: ssebench floor|run|plain|churn|suite [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -57,10 +62,14 @@ func main() {
 		err = runFloor(os.Args[2:])
 	case "run":
 		err = runLoad(os.Args[2:])
+	case "plain":
+		err = runPlain(os.Args[2:])
+	case "churn":
+		err = runChurn(os.Args[2:])
 	case "suite":
 		err = runSuite(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q: want floor, run or suite", os.Args[1])
+		err = fmt.Errorf("unknown command %q: want floor, run, plain, churn or suite", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "ssebench:", err)
@@ -74,7 +83,7 @@ func runFloor(args []string) error {
 	_ = fs.Parse(args)
 	raiseFileLimit()
 	fmt.Fprintf(os.Stderr, "floor hub on http://%s/ (pid %d)\n", *listen, os.Getpid())
-	return http.ListenAndServe(*listen, newFloorHub())
+	return http.ListenAndServe(*listen, newFloorServer())
 }
 
 type loadConfig struct {
@@ -91,6 +100,11 @@ type loadConfig struct {
 	wait       time.Duration
 	dialers    int
 	label      string
+	// topics > 0 switches to many topics: one subscriber on each of topics
+	// topics plus wildcards subscribers on patterns, events round-robin
+	// over the topics (see newPlan).
+	topics    int
+	wildcards int
 }
 
 func runLoad(args []string) error {
@@ -109,6 +123,8 @@ func runLoad(args []string) error {
 	fs.DurationVar(&c.wait, "wait", 60*time.Second, "longest wait for the last deliveries")
 	fs.IntVar(&c.dialers, "dialers", 64, "subscribers connecting at once")
 	fs.StringVar(&c.label, "label", "", "name of this run in the output")
+	fs.IntVar(&c.topics, "topics", 0, "many topics: one subscriber on each of this many topics (<topic>/<group>/<n>), instead of -subs on -topic")
+	fs.IntVar(&c.wildcards, "wildcards", 0, "with -topics: this many more subscribers on patterns, each matching one group of topics")
 	_ = fs.Parse(args)
 	if c.pubURL == "" {
 		c.pubURL = c.url
@@ -134,6 +150,8 @@ func raiseFileLimit() {
 
 // subscriber is one stream's view of the run.
 type subscriber struct {
+	url       *url.URL
+	expected  int
 	lastSeq   int64
 	received  int
 	dups      int
@@ -141,62 +159,140 @@ type subscriber struct {
 	latencies []int32 // microseconds
 }
 
+// plan says what each subscriber reads and which topic each event goes to.
+type plan struct {
+	selectors []string
+	expected  []int // events each subscriber must receive
+	topicOf   func(event int) string
+}
+
+// newPlan spreads the run over topics. By default every subscriber reads
+// c.topic and every event goes there. With c.topics, subscriber i reads
+// "<topic>/<i mod groups>/<i>" and event j goes to topic j mod c.topics;
+// the groups are c.wildcards, and wildcard subscriber k reads
+// "<topic>/<k>/*" (even k) or "*/<k>/**" (odd k), so each event reaches
+// exactly one exact and one wildcard subscriber whatever the number of
+// topics: only the number of topics that do not match changes.
+func newPlan(c loadConfig) plan {
+	if c.topics <= 0 {
+		p := plan{selectors: make([]string, c.subs), expected: make([]int, c.subs),
+			topicOf: func(int) string { return c.topic }}
+		for i := range p.selectors {
+			p.selectors[i], p.expected[i] = c.topic, c.events
+		}
+		return p
+	}
+	groups := max(c.wildcards, 1)
+	name := func(i int) string { return c.topic + "/" + strconv.Itoa(i%groups) + "/" + strconv.Itoa(i) }
+	p := plan{selectors: make([]string, c.topics+c.wildcards), expected: make([]int, c.topics+c.wildcards),
+		topicOf: func(j int) string { return name(j % c.topics) }}
+	for i := range c.topics {
+		p.selectors[i] = name(i)
+	}
+	for k := range c.wildcards {
+		if k%2 == 0 {
+			p.selectors[c.topics+k] = c.topic + "/" + strconv.Itoa(k) + "/*"
+		} else {
+			p.selectors[c.topics+k] = "*/" + strconv.Itoa(k) + "/**"
+		}
+	}
+	for j := range c.events {
+		t := j % c.topics
+		p.expected[t]++
+		if c.wildcards > 0 {
+			p.expected[c.topics+t%groups]++
+		}
+	}
+	return p
+}
+
 // result is what a run measured.
 type result struct {
 	Label          string  `json:"label"`
 	Subscribers    int     `json:"subscribers"`
+	Topics         int     `json:"topics,omitempty"`
+	Wildcards      int     `json:"wildcard_subscribers,omitempty"`
 	Events         int     `json:"events"`
+	Batch          int     `json:"batch,omitempty"`
+	Publishers     int     `json:"publishers"`
 	Expected       int     `json:"deliveries_expected"`
 	Delivered      int     `json:"deliveries"`
 	Missing        int     `json:"missing"`
 	Duplicates     int     `json:"duplicates"`
 	OutOfOrder     int     `json:"out_of_order"`
+	Unexpected     int     `json:"unexpected"`
 	P50ms          float64 `json:"p50_ms"`
 	P99ms          float64 `json:"p99_ms"`
 	MaxMs          float64 `json:"max_ms"`
 	PublishSeconds float64 `json:"publish_seconds"`
 	DeliveriesPerS float64 `json:"deliveries_per_second"`
 	PublishesPerS  float64 `json:"publishes_per_second"`
+	EventsPerS     float64 `json:"events_published_per_second"`
 	RSSBaseKiB     int64   `json:"server_rss_base_kib,omitempty"`
 	RSSSubsKiB     int64   `json:"server_rss_with_subscribers_kib,omitempty"`
 	KiBPerSub      float64 `json:"server_kib_per_subscriber,omitempty"`
 	IdleCPUPerSubS float64 `json:"server_idle_cpu_us_per_subscriber_second,omitempty"`
 	CPUPerDelivery float64 `json:"server_cpu_us_per_delivery,omitempty"`
 	CPUPerPublish  float64 `json:"server_cpu_us_per_publish,omitempty"`
+	CPUPerEvent    float64 `json:"server_cpu_us_per_event,omitempty"`
+}
+
+// clean reports whether every expected delivery arrived once, in order,
+// and nothing else did.
+func (r *result) clean() bool {
+	return r.Missing == 0 && r.Duplicates == 0 && r.OutOfOrder == 0 && r.Unexpected == 0 && r.Delivered == r.Expected
 }
 
 func load(c loadConfig) (*result, error) {
-	res := &result{Label: c.label, Subscribers: c.subs, Events: c.events}
+	c.batch = max(c.batch, 1)
+	c.publishers = max(c.publishers, 1)
+	c.dialers = max(c.dialers, 1)
+	p := newPlan(c)
+	res := &result{Label: c.label, Subscribers: len(p.selectors), Topics: c.topics, Wildcards: c.wildcards,
+		Events: c.events, Publishers: c.publishers}
+	if c.batch > 1 {
+		res.Batch = c.batch
+	}
+	if c.rate > 0 {
+		res.Publishers = 1
+	}
 	if c.pid > 0 {
 		res.RSSBaseKiB = rssKiB(c.pid)
 	}
-	subURL, err := url.Parse(c.url)
+	base, err := url.Parse(c.url)
 	if err != nil {
 		return nil, err
 	}
-	q := subURL.Query()
-	q.Set("topic", c.topic)
-	subURL.RawQuery = q.Encode()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	subs := make([]*subscriber, c.subs)
+	subs := make([]*subscriber, len(p.selectors))
 	var wg sync.WaitGroup
 	var delivered atomic.Int64
-	expected := int64(c.subs * c.events)
+	var expected int64
+	for _, n := range p.expected {
+		expected += int64(n)
+	}
 	allDone := make(chan struct{})
 	var doneOnce sync.Once
+	if expected == 0 {
+		doneOnce.Do(func() { close(allDone) })
+	}
 	sem := make(chan struct{}, c.dialers)
 	var openErr atomic.Value
 	var opened sync.WaitGroup
 	for i := range subs {
-		subs[i] = &subscriber{lastSeq: -1, latencies: make([]int32, 0, c.events)}
+		u := *base
+		q := u.Query()
+		q.Set("topic", p.selectors[i])
+		u.RawQuery = q.Encode()
+		subs[i] = &subscriber{url: &u, expected: p.expected[i], lastSeq: -1, latencies: make([]int32, 0, p.expected[i])}
 		opened.Add(1)
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(s *subscriber) {
 			defer wg.Done()
-			conn, br, err := openStream(ctx, subURL)
+			conn, br, err := openStream(ctx, s.url)
 			<-sem
 			opened.Done()
 			if err != nil {
@@ -220,48 +316,59 @@ func load(c loadConfig) (*result, error) {
 	}
 	if c.pid > 0 {
 		res.RSSSubsKiB = rssKiB(c.pid)
-		res.KiBPerSub = float64(res.RSSSubsKiB-res.RSSBaseKiB) / float64(c.subs)
+		res.KiBPerSub = float64(res.RSSSubsKiB-res.RSSBaseKiB) / float64(len(subs))
 	}
 	if c.idle > 0 && c.pid > 0 {
 		cpu0 := cpuMicros(c.pid)
 		time.Sleep(c.idle) // measuring an idle period is the point here
-		res.IdleCPUPerSubS = float64(cpuMicros(c.pid)-cpu0) / float64(c.subs) / c.idle.Seconds()
+		res.IdleCPUPerSubS = float64(cpuMicros(c.pid)-cpu0) / float64(len(subs)) / c.idle.Seconds()
 	}
 
 	cpu0 := cpuMicros(c.pid)
 	start := time.Now()
-	if err := publishAll(c); err != nil {
+	requests, err := publishAll(c, p.topicOf)
+	if err != nil {
 		cancel()
 		wg.Wait()
 		return nil, err
 	}
 	res.PublishSeconds = time.Since(start).Seconds()
+	wait := time.NewTimer(c.wait)
 	select {
 	case <-allDone:
-	case <-time.After(c.wait):
+	case <-wait.C:
 	}
+	wait.Stop()
 	elapsed := time.Since(start).Seconds()
 	if c.pid > 0 {
 		cpu := float64(cpuMicros(c.pid) - cpu0)
 		if d := delivered.Load(); d > 0 {
 			res.CPUPerDelivery = cpu / float64(d)
 		}
-		res.CPUPerPublish = cpu / float64(c.events)
+		if requests > 0 {
+			res.CPUPerPublish = cpu / float64(requests)
+			res.CPUPerEvent = cpu / float64(c.events)
+		}
 	}
 	cancel()
 	wg.Wait()
 
 	var all []int32
 	for _, s := range subs {
+		unique := s.received - s.dups
 		res.Delivered += s.received
 		res.Duplicates += s.dups
 		res.OutOfOrder += s.reordered
+		res.Missing += max(0, s.expected-unique)
+		res.Unexpected += max(0, unique-s.expected)
 		all = append(all, s.latencies...)
 	}
 	res.Expected = int(expected)
-	res.Missing = res.Expected - (res.Delivered - res.Duplicates)
 	res.DeliveriesPerS = float64(res.Delivered) / elapsed
-	res.PublishesPerS = float64(c.events) / res.PublishSeconds
+	if res.PublishSeconds > 0 {
+		res.PublishesPerS = float64(requests) / res.PublishSeconds
+		res.EventsPerS = float64(c.events) / res.PublishSeconds
+	}
 	if len(all) > 0 {
 		slices.Sort(all)
 		res.P50ms = float64(all[len(all)/2]) / 1000
@@ -330,23 +437,36 @@ func (s *subscriber) read(br *bufio.Reader, onEvent func()) {
 			seq = -1
 			onEvent()
 		case len(line) > 4 && string(line[:4]) == "id: ":
-			id := string(line[4:])
-			if i := strings.LastIndexByte(id, '-'); i >= 0 {
-				id = id[i+1:]
-			}
-			seq, _ = strconv.ParseInt(id, 10, 64)
+			seq = idOrder(string(line[4:]))
 		case len(line) > 6 && string(line[:6]) == "data: ":
 			sent, _ = strconv.ParseInt(string(line[6:]), 10, 64)
 		}
 	}
 }
 
+// idOrder maps an event id to a number that orders ids: the sequence
+// number of a memory hub's <epoch>-<seq>, or a Redis stream id's
+// <ms>-<seq> as ms<<20 + seq.
+func idOrder(id string) int64 {
+	i := strings.LastIndexByte(id, '-')
+	if i < 0 {
+		n, _ := strconv.ParseInt(id, 10, 64)
+		return n
+	}
+	seq, _ := strconv.ParseInt(id[i+1:], 10, 64)
+	if ms, err := strconv.ParseInt(id[:i], 10, 64); err == nil {
+		return ms<<20 + seq // a Redis id: the epoch of a memory hub has letters
+	}
+	return seq
+}
+
 // publishAll publishes c.events events, at c.rate per second or, with
-// rate 0, as fast as c.publishers concurrent publishers can.
-func publishAll(c loadConfig) error {
+// rate 0, as fast as c.publishers concurrent publishers can, and returns
+// the number of publish requests it made. Event n goes to topicOf(n).
+func publishAll(c loadConfig, topicOf func(int) string) (int, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.publishers + 1}}
 	defer client.CloseIdleConnections()
-	var next atomic.Int64
+	var next, requests atomic.Int64
 	publish := func() error {
 		n := int(next.Add(int64(c.batch))) - c.batch
 		if n >= c.events {
@@ -357,7 +477,7 @@ func publishAll(c loadConfig) error {
 		var err error
 		now := strconv.FormatInt(time.Now().UnixNano(), 10)
 		if c.batch == 1 {
-			body := url.Values{"topic": {c.topic}, "data": {now}}.Encode()
+			body := url.Values{"topic": {topicOf(n)}, "data": {now}}.Encode()
 			req, err = http.NewRequest(http.MethodPost, c.pubURL, strings.NewReader(body))
 			if err == nil {
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -365,10 +485,10 @@ func publishAll(c loadConfig) error {
 		} else {
 			batch := make([]map[string]string, count)
 			for i := range batch {
-				batch[i] = map[string]string{"topic": c.topic, "data": now}
+				batch[i] = map[string]string{"topic": topicOf(n + i), "data": now}
 			}
 			b, _ := json.Marshal(batch)
-			req, err = http.NewRequest(http.MethodPost, c.pubURL, strings.NewReader(string(b)))
+			req, err = http.NewRequest(http.MethodPost, c.pubURL, bytes.NewReader(b))
 			if err == nil {
 				req.Header.Set("Content-Type", "application/json")
 			}
@@ -385,6 +505,7 @@ func publishAll(c loadConfig) error {
 		if resp.StatusCode != http.StatusOK {
 			return fmt.Errorf("publish: status %d", resp.StatusCode)
 		}
+		requests.Add(1)
 		return nil
 	}
 	if c.rate > 0 {
@@ -393,9 +514,9 @@ func publishAll(c loadConfig) error {
 		for {
 			if err := publish(); err != nil {
 				if errors.Is(err, io.EOF) {
-					return nil
+					return int(requests.Load()), nil
 				}
-				return err
+				return 0, err
 			}
 			<-tick.C
 		}
@@ -420,7 +541,7 @@ func publishAll(c loadConfig) error {
 			first = err
 		}
 	}
-	return first
+	return int(requests.Load()), first
 }
 
 // cpuMicros is the user+system CPU time of pid in microseconds, 0 if unknown.
@@ -460,18 +581,30 @@ func rssKiB(pid int) int64 {
 }
 
 func (r *result) print(w io.Writer) {
-	fmt.Fprintf(w, "%s: %d subscribers, %d events: %d/%d deliveries (missing %d, duplicates %d, out of order %d)\n",
-		r.Label, r.Subscribers, r.Events, r.Delivered, r.Expected, r.Missing, r.Duplicates, r.OutOfOrder)
-	fmt.Fprintf(w, "  publish→receive p50 %.1f ms, p99 %.1f ms, max %.1f ms; %.0f deliveries/s, %.0f publishes/s\n",
-		r.P50ms, r.P99ms, r.MaxMs, r.DeliveriesPerS, r.PublishesPerS)
+	r.summary(w)
+	b, _ := json.Marshal(r)
+	fmt.Fprintln(w, string(b))
+}
+
+// summary prints the human lines of a run.
+func (r *result) summary(w io.Writer) {
+	what := fmt.Sprintf("%d subscribers", r.Subscribers)
+	if r.Topics > 0 {
+		what = fmt.Sprintf("%d topics + %d wildcard subscribers", r.Topics, r.Wildcards)
+	}
+	if r.Batch > 0 {
+		what += fmt.Sprintf(", batches of %d", r.Batch)
+	}
+	fmt.Fprintf(w, "%s: %s, %d events: %d/%d deliveries (missing %d, duplicates %d, out of order %d, unexpected %d)\n",
+		r.Label, what, r.Events, r.Delivered, r.Expected, r.Missing, r.Duplicates, r.OutOfOrder, r.Unexpected)
+	fmt.Fprintf(w, "  publish→receive p50 %.1f ms, p99 %.1f ms, max %.1f ms; %.0f deliveries/s, %.0f publishes/s, %.0f events/s (%d publishers)\n",
+		r.P50ms, r.P99ms, r.MaxMs, r.DeliveriesPerS, r.PublishesPerS, r.EventsPerS, r.Publishers)
 	if r.RSSBaseKiB > 0 {
 		fmt.Fprintf(w, "  server RSS %d KiB → %d KiB with subscribers: %.1f KiB per subscriber\n", r.RSSBaseKiB, r.RSSSubsKiB, r.KiBPerSub)
-		fmt.Fprintf(w, "  server CPU %.2f µs per delivery, %.1f µs per publish", r.CPUPerDelivery, r.CPUPerPublish)
+		fmt.Fprintf(w, "  server CPU %.2f µs per delivery, %.1f µs per publish, %.2f µs per event", r.CPUPerDelivery, r.CPUPerPublish, r.CPUPerEvent)
 		if r.IdleCPUPerSubS > 0 {
 			fmt.Fprintf(w, "; idle %.2f µs per subscriber-second", r.IdleCPUPerSubS)
 		}
 		fmt.Fprintln(w)
 	}
-	b, _ := json.Marshal(r)
-	fmt.Fprintln(w, string(b))
 }
