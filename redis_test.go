@@ -426,3 +426,72 @@ func TestRedisReloadKeepsClientAndReader(t *testing.T) {
 		t.Fatalf("replay on the new stream: got %+v, want only id %s", ev, fresh)
 	}
 }
+
+func TestRedisLimits(t *testing.T) {
+	rs := startRedisServer(t) // paused below: a Redis of this test alone
+	hub := uniqueHub(t)
+	tc := startCaddy(t, fmt.Sprintf(`:{PORT} {
+	sse /events {
+		hub %s
+		max_event_size 100
+		transport redis %s {
+			max_in_flight 1
+			publish_timeout 2s
+		}
+		subscribe_allow **
+		publish_allow **
+	}
+}
+`, hub, rs.URL))
+	// max_event_size counts a Redis id as 19 characters: at the limit and
+	// one byte past it.
+	base := len((&Event{Topics: []string{"t"}, Data: "x"}).encodeBody()) - 1 + idLineLen(strings.Repeat("0", redisIDEstimate))
+	atLimit := strings.Repeat("x", 100-base)
+	if status, b := tc.Post("/events", "application/x-www-form-urlencoded", "topic=t&data="+atLimit); status != http.StatusOK {
+		t.Fatalf("event of exactly max_event_size: %d %s", status, b)
+	}
+	if status, b := tc.Post("/events", "application/x-www-form-urlencoded", "topic=t&data="+atLimit+"x"); status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("event one byte past max_event_size: %d %s", status, b)
+	}
+
+	// Redis stalls: a publish waits at most publish_timeout, and while one
+	// waits, max_in_flight 1 turns the next away at once.
+	opts, _ := redis.ParseURL(rs.URL)
+	opts.MaxRetries, opts.DisableIdentity = -1, true
+	admin := redis.NewClient(opts)
+	defer admin.Close()
+	if err := admin.Do(context.Background(), "CLIENT", "PAUSE", "5000", "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Do(context.Background(), "CLIENT", "UNPAUSE")
+	first := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, tc.URL+"/events", strings.NewReader("topic=t&data=slow"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			first <- 0
+			return
+		}
+		resp.Body.Close()
+		first <- resp.StatusCode
+	}()
+	pollUntil(t, 5*time.Second, "one publish waiting for Redis", func() bool {
+		return tc.hubStatsInProcess(t, hub).Transport.InFlight == 1
+	})
+	status, b := tc.Post("/events", "application/x-www-form-urlencoded", "topic=t&data=second")
+	if status != http.StatusServiceUnavailable || !strings.Contains(b, "unavailable") {
+		t.Fatalf("publish past max_in_flight: %d %q", status, b)
+	}
+	if n := tc.hubStatsInProcess(t, hub).Transport.InFlight; n != 1 {
+		t.Fatalf("the publish past max_in_flight did not return at once: %d in flight after it", n)
+	}
+	select {
+	case st := <-first:
+		if st != http.StatusServiceUnavailable {
+			t.Fatalf("publish stalled past publish_timeout: %d", st)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a publish outlived publish_timeout by seconds")
+	}
+}
