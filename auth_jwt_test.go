@@ -166,7 +166,7 @@ func TestJWTRejectsBadTokens(t *testing.T) {
 			key `+jwtTestSecret+`
 			issuer https://issuer.test
 			audience sse
-			leeway 2s
+			leeway 10s
 		}
 		heartbeat off
 	}

@@ -15,12 +15,14 @@
 package caddysse
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -106,7 +108,7 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(err, ErrCapacity) {
 		h.logger.Warn("subscriber turned away at capacity",
 			zap.String("hub", h.Hub), zap.String("remote", r.RemoteAddr), zap.String("identity", req.Identity))
-		return h.serveCapacity(w)
+		return h.serveCapacity(w, r)
 	}
 	if err != nil {
 		return caddyhttp.Error(http.StatusServiceUnavailable, err)
@@ -118,7 +120,15 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 			zap.Strings("selectors", selectors), zap.Int("replay", len(sub.Replay)))
 	}
 
-	st := h.openStream(w)
+	st := h.openStream(w, r)
+	defer st.release()
+	// One channel tells the stream to end, whether the client left or the
+	// handler is stopping: the pump selects on it once per event, and a
+	// select costs per channel.
+	ending, end := context.WithCancel(h.stopping)
+	defer end()
+	defer context.AfterFunc(r.Context(), end)()
+	st.end = ending.Done()
 	opening := [][]byte{streamOpening, retryField(time.Duration(h.Retry))}
 	if sub.ResetReason != "" {
 		opening = append(opening, controlEvent("sse.reset", sub.NewestID, 0, `{"reason":"`+sub.ResetReason+`"}`))
@@ -154,28 +164,35 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 // pump writes live events and heartbeats until the stream ends, and
 // returns why it ended.
 func (h *Handler) pump(st *stream, sub *Subscription, r *http.Request, expiry <-chan time.Time) string {
+	// The heartbeat timer is not reset on every write, which would cost a
+	// timer update per event: when it fires, it is put off by the time
+	// the stream has been writing since it was set.
 	var heartbeat <-chan time.Time
 	idle := time.Duration(*h.Heartbeat)
 	var timer *time.Timer
+	origin := time.Now()
+	var lastWrite time.Duration // since origin
 	if idle > 0 {
 		timer = time.NewTimer(idle)
 		defer timer.Stop()
 		heartbeat = timer.C
 	}
+	ended, wake := sub.Done(), sub.Wake()
 	var taken []*Event
 	for {
 		select {
-		case <-r.Context().Done():
-			return "client_gone"
+		case <-st.end:
+			if errors.Is(h.endCause(r), errClientGone) {
+				return "client_gone"
+			}
+			reason := stoppingReason()
+			_ = st.send(closeEvent(reason, shortRetry()))
+			return reason
 		case <-expiry:
 			_ = st.send(closeEvent(reasonTokenExpired, 0))
 			sub.CountDrop(reasonTokenExpired)
 			return reasonTokenExpired
-		case <-h.stopping.Done():
-			reason := stoppingReason()
-			_ = st.send(closeEvent(reason, shortRetry()))
-			return reason
-		case <-sub.Done():
+		case <-ended:
 			if h.stopping.Err() != nil {
 				// Cleanup closed the hub after the stop signal; both were
 				// ready and select chose this one. The client must still
@@ -192,7 +209,7 @@ func (h *Handler) pump(st *stream, sub *Subscription, r *http.Request, expiry <-
 			}
 			_ = st.send(closeEvent(reason, sub.RetryAfter()))
 			return reason
-		case <-sub.Wake():
+		case <-wake:
 			taken = sub.Take(taken[:0])
 			err := h.sendEvents(st, sub, r, taken)
 			clear(taken) // let written events go
@@ -207,12 +224,17 @@ func (h *Handler) pump(st *stream, sub *Subscription, r *http.Request, expiry <-
 				return h.writeFailed(sub, r, err)
 			}
 			if timer != nil {
-				timer.Reset(idle)
+				lastWrite = time.Since(origin)
 			}
 		case <-heartbeat:
+			if quiet := time.Since(origin) - lastWrite; quiet < idle {
+				timer.Reset(idle - quiet)
+				continue
+			}
 			if err := st.send(heartbeatComment); err != nil {
 				return h.writeFailed(sub, r, err)
 			}
+			lastWrite = time.Since(origin)
 			timer.Reset(idle)
 		}
 	}
@@ -245,14 +267,12 @@ var (
 // maxWriteBatchBytes, each written and flushed under one write_timeout
 // deadline: a client that keeps reading, only not fast enough to take a
 // whole backlog within one write_timeout, is not dropped for it. Between
-// batches it stops if the client left or the handler is stopping.
+// batches it stops if the client left or the handler is stopping; before
+// the first it does not look, as its callers have just done so.
 func (h *Handler) sendEvents(st *stream, sub *Subscription, r *http.Request, evs []*Event) error {
-	for len(evs) > 0 {
-		if r.Context().Err() != nil {
-			return errClientGone
-		}
-		if h.stopping.Err() != nil {
-			return errStopping
+	for first := true; len(evs) > 0; first = false {
+		if !first && closed(st.end) {
+			return h.endCause(r)
 		}
 		batch := st.batch[:0]
 		for size := 0; len(batch) < len(evs) && len(batch) < maxWriteBatch && size < maxWriteBatchBytes; {
@@ -269,6 +289,25 @@ func (h *Handler) sendEvents(st *stream, sub *Subscription, r *http.Request, evs
 	return nil
 }
 
+// endCause tells why a stream's end channel closed.
+func (h *Handler) endCause(r *http.Request) error {
+	if r.Context().Err() != nil {
+		return errClientGone
+	}
+	return errStopping
+}
+
+// closed reports whether done is closed, without the lock that a
+// context's Err takes.
+func closed(done <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+		return false
+	}
+}
+
 // stoppingReason tells a stream ended by the handler's stop signal why.
 func stoppingReason() string {
 	if caddy.Exiting() {
@@ -280,8 +319,9 @@ func stoppingReason() string {
 // serveCapacity answers a subscriber turned away at capacity with a stream
 // that tells it to stay away for a while: a non-200 status would make
 // EventSource give up for good.
-func (h *Handler) serveCapacity(w http.ResponseWriter) error {
-	st := h.openStream(w)
+func (h *Handler) serveCapacity(w http.ResponseWriter, r *http.Request) error {
+	st := h.openStream(w, r)
+	defer st.release()
 	_ = st.send(streamOpening, closeEvent(reasonCapacity, capacityRetry()))
 	return nil
 }
@@ -294,47 +334,112 @@ func retryField(d time.Duration) []byte {
 	return []byte("retry: " + strconv.FormatInt(d.Milliseconds(), 10) + "\n\n")
 }
 
+// smallSend is the most a send may carry for Caddy's write idle timeout
+// alone to bound it: net/http buffers at least 2 KiB of an HTTP/1 or
+// HTTP/2 response (an encoder in between adds a few bytes), so writing
+// this much only fills a buffer and the flush is the one call that can
+// block on the client.
+const smallSend = 1 << 10
+
+// sendBuffers gather the chunks of a small send into one write.
+var sendBuffers = sync.Pool{New: func() any { return new([smallSend]byte) }}
+
 // stream writes to one event-stream response through Caddy's flush
 // handling, which reaches through encoders and other wrappers.
+//
+// Every send must be written and flushed within write_timeout. Caddy
+// (2.11 and later, by default) already resets the connection's write
+// deadline before each write and each flush through its idle timeout
+// writer; a stream lends that writer its write_timeout for the
+// duration of the stream, so that a small send, whose only call that can
+// block is its flush, is bounded by Caddy's deadline alone and costs no
+// deadline of its own. A larger send, a protocol whose writes may block
+// (HTTP/3), or a server without the idle writer get a deadline of their
+// own around the whole send.
 type stream struct {
 	w         http.ResponseWriter
 	rc        *http.ResponseController
 	timeout   time.Duration
-	deadlines bool
-	batch     [][]byte // reused by sendEvents
+	deadlines bool            // set a deadline around sends that need one
+	idleBound bool            // Caddy's idle writer bounds each write and flush by at most timeout
+	restore   func()          // gives Caddy's idle writer its own timeout back
+	end       <-chan struct{} // closed when the client left or the handler is stopping
+	batch     [][]byte        // reused by sendEvents
 }
 
 // openStream sends the event-stream headers. Nothing is flushed until the
-// first send, which the caller makes at once.
-func (h *Handler) openStream(w http.ResponseWriter) *stream {
+// first send, which the caller makes at once. The caller releases the
+// stream when it is done with it.
+func (h *Handler) openStream(w http.ResponseWriter, r *http.Request) *stream {
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/event-stream")
 	hdr.Set("Cache-Control", "no-cache")
 	hdr.Set("X-Accel-Buffering", "no")
 	hdr.Del("Content-Length")
 	w.WriteHeader(http.StatusOK)
-	return &stream{w: w, rc: http.NewResponseController(w), timeout: time.Duration(h.WriteTimeout), deadlines: true}
+	st := &stream{w: w, rc: http.NewResponseController(w), timeout: time.Duration(h.WriteTimeout), deadlines: true}
+	// A minimum rate would make Caddy's deadline count from the start of
+	// the stream rather than from each call; a shorter idle timeout of the
+	// server or of a timeouts handler stays in force, as it did when it
+	// capped the stream's own deadline.
+	if _, iw := caddyhttp.IdleTimeoutsFromContext(r.Context()); iw != nil && r.ProtoMajor <= 2 && iw.Deadline.MinRate == 0 {
+		st.restore = iw.Override(min(st.timeout, iw.Deadline.Timeout), 0, 0)
+		st.idleBound = true
+	}
+	return st
+}
+
+// release gives back what openStream borrowed.
+func (s *stream) release() {
+	if s.restore != nil {
+		s.restore()
+	}
 }
 
 // send writes chunks and flushes them within the write timeout. Between
-// sends no deadline is left set: HTTP/2 would reset an idle stream whose
-// deadline passed, and a server-wide write timeout must not end streams.
+// sends no deadline of the stream's own is left set: HTTP/2 would reset an
+// idle stream whose deadline passed, and a server-wide write timeout must
+// not end streams.
 func (s *stream) send(chunks ...[]byte) error {
-	if s.deadlines {
+	size := 0
+	for _, c := range chunks {
+		size += len(c)
+	}
+	deadline := s.deadlines && !(s.idleBound && size <= smallSend)
+	if deadline {
 		if err := s.rc.SetWriteDeadline(time.Now().Add(s.timeout)); errors.Is(err, http.ErrNotSupported) {
-			s.deadlines = false
+			s.deadlines, deadline = false, false
 		}
+	}
+	if err := s.write(chunks, size); err != nil {
+		return err
+	}
+	if err := s.rc.Flush(); err != nil {
+		return err
+	}
+	if deadline {
+		_ = s.rc.SetWriteDeadline(time.Time{})
+	}
+	return nil
+}
+
+// write writes chunks, a small send in one call: each call through
+// Caddy's idle writer arms a deadline.
+func (s *stream) write(chunks [][]byte, size int) error {
+	if len(chunks) > 1 && size <= smallSend {
+		buf := sendBuffers.Get().(*[smallSend]byte)
+		b := buf[:0]
+		for _, c := range chunks {
+			b = append(b, c...)
+		}
+		_, err := s.w.Write(b)
+		sendBuffers.Put(buf)
+		return err
 	}
 	for _, c := range chunks {
 		if _, err := s.w.Write(c); err != nil {
 			return err
 		}
-	}
-	if err := s.rc.Flush(); err != nil {
-		return err
-	}
-	if s.deadlines {
-		_ = s.rc.SetWriteDeadline(time.Time{})
 	}
 	return nil
 }
