@@ -163,6 +163,16 @@ func redisSite(url, prefix, hub, extra string) string {
 `, hub, url, prefix, extra)
 }
 
+// startRedisCaddy starts Caddy in this process with a Redis hub of a name
+// of this test alone, under a key prefix of this test alone; extra adds
+// options to the handler.
+func startRedisCaddy(t *testing.T, extra string) (tc *testCaddy, url, hub string) {
+	t.Helper()
+	url = testRedisURL(t)
+	hub = uniqueHub(t)
+	return startCaddy(t, redisSite(url, testKeyPrefix(t, url), hub, extra)), url, hub
+}
+
 func uniqueHub(t *testing.T) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
@@ -170,10 +180,7 @@ func uniqueHub(t *testing.T) string {
 }
 
 func TestRedisPublishSubscribe(t *testing.T) {
-	url := testRedisURL(t)
-	prefix := testKeyPrefix(t, url)
-	hub := uniqueHub(t)
-	tc := startCaddy(t, redisSite(url, prefix, hub, ""))
+	tc, _, _ := startRedisCaddy(t, "")
 
 	s := tc.Subscribe("/events?topic=news")
 	var ids []string
@@ -212,10 +219,7 @@ func TestRedisPublishSubscribe(t *testing.T) {
 }
 
 func TestRedisResumeAndReplay(t *testing.T) {
-	url := testRedisURL(t)
-	prefix := testKeyPrefix(t, url)
-	hub := uniqueHub(t)
-	tc := startCaddy(t, redisSite(url, prefix, hub, "\n\t\thistory 5"))
+	tc, _, _ := startRedisCaddy(t, "\n\t\thistory 5")
 
 	var ids []string
 	for i := range 8 {
@@ -247,10 +251,7 @@ func TestRedisResumeAndReplay(t *testing.T) {
 }
 
 func TestRedisRejectsSpecialIDs(t *testing.T) {
-	url := testRedisURL(t)
-	prefix := testKeyPrefix(t, url)
-	hub := uniqueHub(t)
-	tc := startCaddy(t, redisSite(url, prefix, hub, ""))
+	tc, _, hub := startRedisCaddy(t, "")
 	newest := tc.PublishForm("/events", "topic", "t", "data", "x")
 	pollUntil(t, 5*time.Second, "the reader has read the event", func() bool {
 		return tc.hubStatsInProcess(t, hub).NewestID == newest
@@ -269,10 +270,7 @@ func TestRedisRejectsSpecialIDs(t *testing.T) {
 }
 
 func TestRedisIdempotencyKey(t *testing.T) {
-	url := testRedisURL(t)
-	prefix := testKeyPrefix(t, url)
-	hub := uniqueHub(t)
-	tc := startCaddy(t, redisSite(url, prefix, hub, ""))
+	tc, _, _ := startRedisCaddy(t, "")
 	s := tc.Subscribe("/events?topic=t")
 	body := `[{"topic":"t","data":"a"},{"topic":"t","data":"b"}]`
 	st1, first := tc.Post("/events", "application/json", body, "Idempotency-Key", "k1")
