@@ -142,9 +142,9 @@ func runSuite(args []string) error {
 	fs.Float64Var(&sc.churnRate, "churn-rate", 1000, "subscribe/unsubscribe cycles per second of the churn scenario")
 	fs.DurationVar(&sc.churn, "churn", 60*time.Second, "duration of the churn scenario")
 	fs.StringVar(&sc.redisURL, "redis", "redis://127.0.0.1:6379", "Redis of the redis scenario (memory vs Redis transport, same instance and across two)")
-	fs.IntVar(&sc.redisSubs, "redis-subs", 1000, "subscribers of the redis scenario")
-	fs.IntVar(&sc.redisEvents, "redis-events", 1000, "events of the redis scenario's paced runs")
-	fs.Float64Var(&sc.redisRate, "redis-rate", 100, "events per second of the redis scenario's paced runs")
+	fs.IntVar(&sc.redisSubs, "redis-subs", 500, "subscribers of the redis scenario")
+	fs.IntVar(&sc.redisEvents, "redis-events", 600, "events of the redis scenario's paced runs")
+	fs.Float64Var(&sc.redisRate, "redis-rate", 20, "events per second of the redis scenario's paced runs")
 	fs.IntVar(&sc.redisTpEvents, "redis-throughput-events", 5000, "events of the redis scenario's as-fast-as-possible runs")
 	_ = fs.Parse(args)
 	if *quick {
