@@ -250,22 +250,36 @@ func (h *Hub) Publish(events []*Event, idemKey string, maxSize int) ([]string, e
 			return ids, nil
 		}
 	}
-	ids := make([]string, len(events))
+	ids := h.nextIDsLocked(len(events))
+	wireSize := 0
 	for i := range events {
-		ids[i] = h.idFor(h.seq + uint64(i) + 1)
-		if maxSize > 0 && idLineLen(ids[i])+len(bodies[i]) > maxSize {
+		n := idLineLen(ids[i]) + len(bodies[i])
+		if maxSize > 0 && n > maxSize {
 			return nil, ErrEventTooLarge
 		}
+		wireSize += n
 	}
 
+	// The events' wire bytes share one allocation. An event in history
+	// keeps all of it alive, which costs little: history holds consecutive
+	// events, so only the batch at its old end can be held beyond the
+	// history limits, and only in part.
+	wires := make([]byte, 0, wireSize)
 	now := h.now()
+	var fan fanOutCache
 	for i, e := range events {
 		h.seq++
 		e.Seq, e.ID, e.Time = h.seq, ids[i], now
-		e.wire = appendIDLine(make([]byte, 0, idLineLen(e.ID)+len(bodies[i])), e.ID, bodies[i])
+		at := len(wires)
+		wires = appendIDLine(wires, e.ID, bodies[i])
+		e.wire = wires[at:len(wires):len(wires)]
 		h.history = append(h.history, e)
 		h.histBytes += int64(len(e.wire))
-		h.fanOutLocked(e)
+		var next *Event
+		if i+1 < len(events) {
+			next = events[i+1]
+		}
+		fan.fanOutLocked(h, e, next)
 	}
 	h.published.Add(uint64(len(events)))
 	if idemKey != "" {
@@ -274,6 +288,76 @@ func (h *Hub) Publish(events []*Event, idemKey string, maxSize int) ([]string, e
 	}
 	h.trimLocked()
 	return ids, nil
+}
+
+// nextIDsLocked returns the ids of the next n events. They share one
+// string, built at once: a batch costs two allocations for its ids rather
+// than two per event.
+func (h *Hub) nextIDsLocked(n int) []string {
+	if n == 1 {
+		return []string{h.idFor(h.seq + 1)}
+	}
+	last := strconv.FormatUint(h.seq+uint64(n), 10)
+	buf := make([]byte, 0, n*(len(h.epoch)+1+len(last)))
+	ends := make([]int, n)
+	for i := range n {
+		buf = append(buf, h.epoch...)
+		buf = append(buf, '-')
+		buf = strconv.AppendUint(buf, h.seq+uint64(i)+1, 10)
+		ends[i] = len(buf)
+	}
+	all := string(buf)
+	ids := make([]string, n)
+	start := 0
+	for i, end := range ends {
+		ids[i], start = all[start:end], end
+	}
+	return ids
+}
+
+// fanOutCache remembers, within one Publish, the subscribers matching a
+// topic, for the next events of a batch published to that topic alone:
+// finding them again per event (a map lookup and iteration, a walk of the
+// pattern index) cost more than queueing the event. Under the hub's lock
+// the set can only shrink, as slow subscribers are dropped, and those are
+// skipped.
+type fanOutCache struct {
+	topic string
+	subs  []*Subscriber
+	valid bool // subs are topic's
+}
+
+// fanOutLocked is h.fanOutLocked(e) for an event of a Publish; next is
+// the event after it, if any.
+func (c *fanOutCache) fanOutLocked(h *Hub, e, next *Event) {
+	t, single := onlyTopic(e)
+	if !single || !c.valid || t != c.topic {
+		if nt, _ := onlyTopic(next); !single || nt != t {
+			c.valid = false
+			h.fanOutLocked(e) // no topic shared with the next event: no list
+			return
+		}
+		c.topic, c.subs, c.valid = t, c.subs[:0], true
+		for s := range h.index.exact[t] {
+			c.subs = append(c.subs, s)
+		}
+		if h.index.patterns.children > 0 {
+			h.index.patterns.match(t, func(s *Subscriber) { c.subs = append(c.subs, s) })
+		}
+	}
+	for _, s := range c.subs {
+		if !s.removed {
+			h.deliverLocked(s, e)
+		}
+	}
+}
+
+// onlyTopic returns the topic of an event published to one topic.
+func onlyTopic(e *Event) (string, bool) {
+	if e == nil || len(e.Topics) != 1 {
+		return "", false
+	}
+	return e.Topics[0], true
 }
 
 // fanOutLocked queues e for every subscriber with a selector matching one

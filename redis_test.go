@@ -413,8 +413,10 @@ func TestRedisReloadKeepsClientAndReader(t *testing.T) {
 	if n := redisClients(t, url, "caddy-sse:"+hub); n < 1 {
 		t.Fatalf("no Redis connection of the hub after the reload")
 	}
-	// A reload changing the transport starts a new hub of that name; the
-	// old one's client is closed with it.
+	// A reload changing the transport starts a new hub of that name. (The
+	// stream is closed first: one the reload ends could otherwise go back
+	// to the client's idle pool and be picked for the next publish.)
+	s.Close()
 	tc.Load(redisSite(url, prefix+"x:", hub, ""))
 	if h, err := findHub(hub); err != nil || h == before {
 		t.Fatalf("a new key prefix kept the old hub (%v)", err)

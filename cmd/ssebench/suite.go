@@ -138,7 +138,7 @@ func runSuite(args []string) error {
 	fs.IntVar(&sc.publishers, "publishers", 8, "concurrent publishers of the publish-path scenario")
 	fs.IntVar(&sc.publishEvents, "publish-events", 20000, "single publishes (and plain requests) of the publish-path scenario")
 	fs.IntVar(&sc.batchSize, "batch", 1000, "events per JSON batch of the publish-path scenario")
-	fs.IntVar(&sc.batches, "batches", 20, "batches of the publish-path scenario")
+	fs.IntVar(&sc.batches, "batches", 200, "batches of the publish-path scenario")
 	fs.Float64Var(&sc.churnRate, "churn-rate", 1000, "subscribe/unsubscribe cycles per second of the churn scenario")
 	fs.DurationVar(&sc.churn, "churn", 60*time.Second, "duration of the churn scenario")
 	fs.StringVar(&sc.redisURL, "redis", "redis://127.0.0.1:6379", "Redis of the redis scenario (memory vs Redis transport, same instance and across two)")
