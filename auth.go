@@ -18,6 +18,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -32,9 +33,14 @@ var errNoGrant = errors.New("placeholder value grants nothing")
 // contains '/', '*' or whitespace, grants nothing: a placeholder can narrow
 // a grant to one user's topics but never widen it.
 func expandGrants(repl *caddy.Replacer, templates []string) []string {
+	if !slices.ContainsFunc(templates, hasPlaceholder) {
+		// Nothing to expand: the templates are the grants. Capped, so
+		// that appending a token's grants copies them.
+		return templates[:len(templates):len(templates)]
+	}
 	var grants []string
 	for _, tpl := range templates {
-		if !strings.ContainsAny(tpl, "{}") {
+		if !hasPlaceholder(tpl) {
 			grants = append(grants, tpl) // validated at provision
 			continue
 		}
@@ -46,6 +52,8 @@ func expandGrants(repl *caddy.Replacer, templates []string) []string {
 	}
 	return grants
 }
+
+func hasPlaceholder(tpl string) bool { return strings.ContainsAny(tpl, "{}") }
 
 // grantValue vets one placeholder value of a grant template.
 func grantValue(_ string, val any) (any, error) {
@@ -152,8 +160,7 @@ func (h *Handler) authorize(r *http.Request, repl *caddy.Replacer, publish bool)
 			grants = append(grants, auth.token.subscribe...)
 		}
 	}
-	id, _ := repl.GetString("http.auth.user.id")
-	if len(grants) == 0 && auth.token == nil && id == "" {
+	if len(grants) == 0 && auth.token == nil && !hasUserID(repl) {
 		e := authError{status: http.StatusUnauthorized, msg: "no credentials and no " + action + " grant for this route"}
 		if h.verifier != nil {
 			e.challenge = "Bearer"
@@ -165,6 +172,13 @@ func (h *Handler) authorize(r *http.Request, repl *caddy.Replacer, publish bool)
 			msg: "a publish authenticated by cookie must come from this origin or one in cors_origins"}
 	}
 	return auth, grants, nil
+}
+
+// hasUserID reports whether an authentication handler, or a token's sub,
+// set {http.auth.user.id}.
+func hasUserID(repl *caddy.Replacer) bool {
+	id, _ := repl.GetString("http.auth.user.id")
+	return id != ""
 }
 
 // findToken returns the request's token from the Authorization header,

@@ -295,7 +295,10 @@ func (h *Hub) Publish(events []*Event, idemKey string, maxSize int) ([]string, e
 // than two per event.
 func (h *Hub) nextIDsLocked(n int) []string {
 	if n == 1 {
-		return []string{h.idFor(h.seq + 1)}
+		var buf [64]byte // an epoch of a dozen bytes, '-' and 20 digits at most
+		b := append(buf[:0], h.epoch...)
+		b = append(b, '-')
+		return []string{string(strconv.AppendUint(b, h.seq+1, 10))}
 	}
 	last := strconv.FormatUint(h.seq+uint64(n), 10)
 	buf := make([]byte, 0, n*(len(h.epoch)+1+len(last)))

@@ -24,6 +24,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,17 +70,24 @@ func (h *Handler) servePublish(w http.ResponseWriter, r *http.Request) error {
 		return writeError(w, r, statusOf(err), err)
 	}
 	ids, err := publishEvents(r.Context(), h.hub, pub, h.MaxEventSize)
+	if err != nil {
+		return writeStoreError(w, r, err)
+	}
+	return writePublished(w, pub, ids)
+}
+
+// writeStoreError answers a publish the hub did not store. It is apart
+// from servePublish so that the statusError errors.As fills is allocated
+// only on failure.
+func writeStoreError(w http.ResponseWriter, r *http.Request, err error) error {
 	var se statusError
-	switch {
-	case errors.As(err, &se):
+	if errors.As(err, &se) {
 		if se.status == http.StatusServiceUnavailable {
 			w.Header().Set("Retry-After", "1")
 		}
 		return writeError(w, r, se.status, err)
-	case err != nil:
-		return caddyhttp.Error(http.StatusServiceUnavailable, err)
 	}
-	return writePublished(w, pub, ids)
+	return caddyhttp.Error(http.StatusServiceUnavailable, err)
 }
 
 // publishRequest is a publish request read and parsed, the same for a
@@ -94,7 +102,15 @@ type publishRequest struct {
 
 // publishMediaType returns the media type of a publish, or a 415.
 func publishMediaType(r *http.Request) (string, error) {
-	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mediaType := r.Header.Get("Content-Type")
+	// The exact values publishers send need no parsing, which allocates.
+	switch mediaType {
+	case contentTypeForm, contentTypeJSON:
+		return mediaType, nil
+	case contentTypeJSON + "; charset=utf-8":
+		return contentTypeJSON, nil
+	}
+	mediaType, _, _ = mime.ParseMediaType(mediaType)
 	if mediaType != contentTypeForm && mediaType != contentTypeJSON {
 		return "", statusError{http.StatusUnsupportedMediaType,
 			errors.New("content type must be " + contentTypeForm + " or " + contentTypeJSON)}
@@ -139,13 +155,20 @@ func publishEvents(ctx context.Context, hub *Hub, pub publishRequest, maxEventSi
 // writePublished answers a publish with the ids: text/plain for a form,
 // JSON for JSON.
 func writePublished(w http.ResponseWriter, pub publishRequest, ids []string) error {
-	w.Header().Set("Cache-Control", "no-store")
+	hdr := w.Header()
 	if pub.mediaType == contentTypeForm {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, err := io.WriteString(w, ids[0]+"\n")
+		// Set would canonicalize the keys, already canonical, and allocate
+		// a slice per value; the two values share one here, each capped so
+		// that an append elsewhere cannot reach the other.
+		vals := &[2]string{"no-store", "text/plain; charset=utf-8"}
+		hdr["Cache-Control"] = vals[0:1:1]
+		hdr["Content-Type"] = vals[1:2:2]
+		b := make([]byte, 0, len(ids[0])+1)
+		_, err := w.Write(append(append(b, ids[0]...), '\n'))
 		return err
 	}
-	w.Header().Set("Content-Type", "application/json")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("Content-Type", "application/json")
 	if pub.batch {
 		if b, ok := appendIDsJSON(make([]byte, 0, 10+len(ids)*(3+len(ids[0]))), ids); ok {
 			_, err := w.Write(b)
@@ -188,30 +211,44 @@ var trustedGrants = []string{"**"}
 // readBody reads at most limit bytes of the request body. A declared length
 // over the limit is refused before anything is read.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	tooLarge := statusError{http.StatusRequestEntityTooLarge,
-		fmt.Errorf("request body is larger than max_body_size (%d bytes)", limit)}
 	if r.ContentLength > limit {
 		closeAfterReply(w, r)
-		return nil, tooLarge
+		return nil, bodyTooLarge(limit)
 	}
 	// Sized from Content-Length, checked above, the body is read without
-	// the copies of a growing buffer; bytes.MinRead is the room ReadFrom
-	// wants to see the end.
-	var buf bytes.Buffer
+	// the copies of a growing buffer; the room left over sees the end.
+	size := bytes.MinRead
 	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+		size += int(r.ContentLength)
 	}
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
-	body := buf.Bytes()
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			closeAfterReply(w, r)
-			return nil, tooLarge
+	body := make([]byte, 0, size)
+	for {
+		if len(body) == cap(body) {
+			body = slices.Grow(body, bytes.MinRead)
 		}
-		return nil, badRequest(errors.New("reading request body failed"))
+		room := body[len(body):cap(body)]
+		// One byte past the limit is enough to know the body is over it.
+		if left := max(limit, 0) - int64(len(body)); int64(len(room)) > left {
+			room = room[:left+1]
+		}
+		n, err := r.Body.Read(room)
+		body = body[:len(body)+n]
+		if int64(len(body)) > limit {
+			closeAfterReply(w, r)
+			return nil, bodyTooLarge(limit)
+		}
+		switch {
+		case err == io.EOF:
+			return body, nil
+		case err != nil:
+			return nil, badRequest(errors.New("reading request body failed"))
+		}
 	}
-	return body, nil
+}
+
+func bodyTooLarge(limit int64) error {
+	return statusError{http.StatusRequestEntityTooLarge,
+		fmt.Errorf("request body is larger than max_body_size (%d bytes)", limit)}
 }
 
 // closeAfterReply keeps net/http from reading the rest of a refused body
@@ -256,7 +293,17 @@ func checkEvents(events []*Event, grants []string) error {
 // be repeated to publish one event to several topics. withHub accepts a
 // "hub" field, returned.
 func parseFormEvent(body []byte, withHub bool) ([]*Event, string, error) {
-	form, err := url.ParseQuery(string(body))
+	text := string(body)
+	if events, hub, ok := scanFormEvent(text, withHub); ok {
+		return events, hub, nil
+	}
+	return parseFormValues(text, withHub)
+}
+
+// parseFormValues is parseFormEvent through url.ParseQuery, for the bodies
+// scanFormEvent gives up on; its results and messages are the reference.
+func parseFormValues(body string, withHub bool) ([]*Event, string, error) {
+	form, err := url.ParseQuery(body)
 	if err != nil {
 		return nil, "", badRequest(errors.New("malformed form body"))
 	}
@@ -283,6 +330,85 @@ func parseFormEvent(body []byte, withHub bool) ([]*Event, string, error) {
 		e.Retry = time.Duration(ms) * time.Millisecond
 	}
 	return []*Event{e}, form.Get("hub"), nil
+}
+
+// formEvent is the event of a form publish with, in the same allocation,
+// its first topic and the list of one event that carries it.
+type formEvent struct {
+	event  Event
+	topic  [1]string
+	events [1]*Event
+}
+
+// maxScannedFormFields bounds the fields scanFormEvent takes on, well
+// within the parameter limit url.ParseQuery applies.
+const maxScannedFormFields = 8
+
+// scanFormEvent is parseFormEvent for a well-formed body of a few fields,
+// without url.ParseQuery's map and slices: it splits and unescapes the
+// fields as ParseQuery does, and gives up, for parseFormEvent to say what
+// is wrong, on anything ParseQuery or the field checks would refuse.
+func scanFormEvent(body string, withHub bool) ([]*Event, string, bool) {
+	if strings.Count(body, "&") >= maxScannedFormFields {
+		return nil, "", false
+	}
+	fe := &formEvent{}
+	topics := fe.topic[:0:1]
+	var data, typ, retry, hub string
+	var seen uint8 // bit per single-valued field
+	for rest := body; rest != ""; {
+		var field string
+		field, rest, _ = strings.Cut(rest, "&")
+		if strings.Contains(field, ";") {
+			return nil, "", false
+		}
+		if field == "" {
+			continue
+		}
+		rawName, rawVal, _ := strings.Cut(field, "=")
+		name, err := url.QueryUnescape(rawName)
+		if err != nil {
+			return nil, "", false
+		}
+		val, err := url.QueryUnescape(rawVal)
+		if err != nil {
+			return nil, "", false
+		}
+		var bit uint8
+		switch {
+		case name == "topic":
+			topics = append(topics, val)
+			continue
+		case name == "data":
+			bit, data = 1, val
+		case name == "event" || name == "type":
+			bit, typ = 2, val
+		case name == "retry":
+			bit, retry = 4, val
+		case name == "hub" && withHub:
+			bit, hub = 8, val
+		default:
+			return nil, "", false
+		}
+		if seen&bit != 0 {
+			return nil, "", false // repeated, or both event and type
+		}
+		seen |= bit
+	}
+	e := &fe.event
+	if len(topics) > 0 {
+		e.Topics = topics
+	}
+	e.Data, e.Type = data, typ
+	if seen&4 != 0 {
+		ms, err := strconv.ParseInt(retry, 10, 64)
+		if err != nil || ms < 0 || ms > maxRetryMillis {
+			return nil, "", false
+		}
+		e.Retry = time.Duration(ms) * time.Millisecond
+	}
+	fe.events[0] = e
+	return fe.events[:], hub, true
 }
 
 // maxRetryMillis keeps retry within what a time.Duration holds (about 106 days).
