@@ -575,13 +575,7 @@ func (s *Subscriber) Delivered(n int) { s.hub.delivered.Add(uint64(n)) }
 func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 	if h.transport != nil {
 		h.transport.start()
-		// A first subscriber waits, briefly, for the mirror to be loaded
-		// from the stream, so that it misses nothing published after it
-		// came; with the store down it goes on without.
-		select {
-		case <-h.loadedCh:
-		case <-time.After(h.loadWait):
-		}
+		h.waitLoaded()
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -667,6 +661,23 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 	h.replayed.Add(uint64(len(sub.Replay)))
 	sub.Subscriber = s
 	return sub, nil
+}
+
+// waitLoaded lets a subscriber of a new transport hub wait, briefly, for
+// the mirror to be loaded from the stream, so that it misses nothing
+// published after it came; with the store down it goes on without.
+func (h *Hub) waitLoaded() {
+	select {
+	case <-h.loadedCh:
+		return
+	default:
+	}
+	t := time.NewTimer(h.loadWait)
+	defer t.Stop()
+	select {
+	case <-h.loadedCh:
+	case <-t.C:
+	}
 }
 
 // matchingLocked returns the events of evs matched by any selector; with

@@ -41,6 +41,8 @@ import (
 func init() {
 	caddy.RegisterModule(Handler{})
 	caddy.RegisterModule(AdminAPI{})
+	caddy.RegisterModule(MemoryTransport{})
+	caddy.RegisterModule(RedisTransport{})
 	caddycmd.RegisterCommand(sseCommand())
 	httpcaddyfile.RegisterHandlerDirective("sse", parseCaddyfile)
 	httpcaddyfile.RegisterDirectiveOrder("sse", httpcaddyfile.After, "encode")

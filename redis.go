@@ -28,6 +28,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // Defaults of the Redis transport.
@@ -50,6 +51,8 @@ const (
 	// stored in Redis, whose id is known only once stored: 13 digits of
 	// milliseconds, a dash and 5 digits of sequence.
 	redisIDEstimate = 19
+	// redisIDLineLen is the size of the id: line of such an id; see idLineLen.
+	redisIDLineLen = redisIDEstimate + 5
 )
 
 // RedisTransport stores a hub's events in a Redis stream shared by every
@@ -275,7 +278,7 @@ func (r *redisHub) publish(ctx context.Context, events []*Event, idemKey string,
 	}
 	for _, e := range events {
 		body := e.encodeBody()
-		if maxSize > 0 && idLineLen(strings.Repeat("0", redisIDEstimate))+len(body) > maxSize {
+		if maxSize > 0 && redisIDLineLen+len(body) > maxSize {
 			return nil, ErrEventTooLarge
 		}
 		args = append(args, strings.Join(e.Topics, " "), body)
@@ -508,7 +511,10 @@ func init() {
 type redisLogger struct{}
 
 func (redisLogger) Printf(_ context.Context, format string, v ...any) {
-	caddy.Log().Named("sse.redis").Debug(fmt.Sprintf(format, v...))
+	if c := caddy.Log().Named("sse.redis").Check(zapcore.DebugLevel, ""); c != nil {
+		c.Message = fmt.Sprintf(format, v...)
+		c.Write()
+	}
 }
 
 // Interface guards

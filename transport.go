@@ -25,11 +25,6 @@ import (
 	"go.uber.org/zap"
 )
 
-func init() {
-	caddy.RegisterModule(MemoryTransport{})
-	caddy.RegisterModule(RedisTransport{})
-}
-
 // Transport is a guest module of the sse.transports namespace: where a
 // hub stores its events and where its fan-out reads them from.
 type Transport interface {
