@@ -438,27 +438,21 @@ func (tc *testCaddy) SubscribeLines(url string, header ...string) *lineStream {
 	if strings.HasPrefix(url, "/") {
 		url = tc.URL + url
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		cancel()
-		tc.t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		cancel()
-		tc.t.Fatalf("subscribe %s: %v", url, err)
-	}
+	return openLines(tc.t, url, header...)
+}
+
+// openLines is SubscribeLines for a full URL, such as one of a Caddy
+// process.
+func openLines(t testing.TB, url string, header ...string) *lineStream {
+	t.Helper()
+	resp, cancel := getStream(t, http.DefaultClient, url, header...)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		cancel()
-		tc.t.Fatalf("subscribe %s: status %d: %s", url, resp.StatusCode, b)
+		t.Fatalf("subscribe %s: status %d: %s", url, resp.StatusCode, b)
 	}
-	s := &lineStream{t: tc.t, Resp: resp, lines: make(chan string, 4096), cancel: cancel}
+	s := &lineStream{t: t, Resp: resp, lines: make(chan string, 4096), cancel: cancel}
 	go func() {
 		defer close(s.lines)
 		p := newSSEParser(resp.Body)
@@ -470,7 +464,7 @@ func (tc *testCaddy) SubscribeLines(url string, header ...string) *lineStream {
 			s.lines <- line
 		}
 	}()
-	tc.t.Cleanup(s.Close)
+	t.Cleanup(s.Close)
 	return s
 }
 

@@ -392,20 +392,7 @@ func runCaddyProcess(t *testing.T, p *caddyProcess, config string, env ...string
 		p.waitErr = p.cmd.Wait()
 		close(p.exited)
 	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.exited:
-			return
-		default:
-		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.exited:
-		case <-time.After(5 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
-		}
-	})
+	t.Cleanup(func() { stopProcess(p.cmd.Process, p.exited, 5*time.Second) })
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("caddy process log:\n%s", p.log.String())
@@ -433,6 +420,23 @@ func runCaddyProcess(t *testing.T, p *caddyProcess, config string, env ...string
 	}
 	conn.Close()
 	return p
+}
+
+// stopProcess sends SIGTERM to a child process unless it has exited, and
+// kills it if it has not exited within grace.
+func stopProcess(proc *os.Process, exited <-chan struct{}, grace time.Duration) {
+	select {
+	case <-exited:
+		return
+	default:
+	}
+	_ = proc.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(grace):
+		_ = proc.Kill()
+		<-exited
+	}
 }
 
 // env keeps Caddy's home, data and config directories inside p.dir.

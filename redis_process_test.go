@@ -15,74 +15,44 @@
 package caddysse
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// rawStream reads a stream's id: lines and counts its comment lines, for
-// tests that watch heartbeats and events together.
-type rawStream struct {
-	ids      chan string
-	comments atomic.Int64
-	cancel   context.CancelFunc
-	done     chan struct{}
-}
-
-func openRawStream(t *testing.T, url string, header ...string) *rawStream {
-	t.Helper()
-	resp, cancel := getStream(t, http.DefaultClient, url, header...)
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		cancel()
-		t.Fatalf("subscribe %s: %d %s", url, resp.StatusCode, b)
-	}
-	s := &rawStream{ids: make(chan string, 10000), cancel: cancel, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			line := sc.Text()
-			switch {
-			case strings.HasPrefix(line, ":"):
-				s.comments.Add(1)
-			case strings.HasPrefix(line, "id: "):
-				s.ids <- strings.TrimPrefix(line, "id: ")
-			}
-		}
-	}()
-	t.Cleanup(s.Close)
-	return s
-}
-
-func (s *rawStream) Close() {
-	s.cancel()
-	<-s.done
-}
-
-// expectIDs fails unless the stream's next ids are exactly want.
-func (s *rawStream) expectIDs(t *testing.T, want []string) {
+// expectIDs fails unless the next events of the stream have exactly the
+// ids want; comment lines and the other fields are passed over.
+func expectIDs(t *testing.T, s *lineStream, want []string) {
 	t.Helper()
 	for i, w := range want {
-		select {
-		case got := <-s.ids:
-			if got != w {
-				t.Fatalf("event %d: id %s, want %s", i, got, w)
+		for {
+			line := s.Line(10 * time.Second)
+			if got, ok := strings.CutPrefix(line, "id: "); ok {
+				if got != w {
+					t.Fatalf("event %d: id %s, want %s", i, got, w)
+				}
+				break
 			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("event %d (id %s) did not arrive", i, w)
+		}
+	}
+}
+
+// waitComments reads the stream until n comment lines (heartbeats) came.
+func waitComments(t *testing.T, s *lineStream, n int) {
+	t.Helper()
+	for seen := 0; seen < n; {
+		line := s.Line(10 * time.Second)
+		if strings.HasPrefix(line, "id: ") {
+			t.Fatalf("unexpected event %q while waiting for heartbeats", line)
+		}
+		if strings.HasPrefix(line, ":") {
+			seen++
 		}
 	}
 }
@@ -156,13 +126,13 @@ func TestRedisTwoInstances(t *testing.T) {
 	a, b := start()
 
 	// Warm up B once, then take its goroutine baseline.
-	warm := openRawStream(t, b.URL+"/events?topic=warmup")
+	warm := openLines(t, b.URL+"/events?topic=warmup")
 	warm.Close()
 	baseline := processGoroutines(t, b)
 
 	// Publish on A, receive on B: every event, in A's order, with A's ids.
-	sb := openRawStream(t, b.URL+"/events?topic=t")
-	sa := openRawStream(t, a.URL+"/events?topic=t")
+	sb := openLines(t, b.URL+"/events?topic=t")
+	sa := openLines(t, a.URL+"/events?topic=t")
 	var ids []string
 	for i := range 20 {
 		status, id := publishTo(t, a.URL, fmt.Sprint(i))
@@ -178,12 +148,12 @@ func TestRedisTwoInstances(t *testing.T) {
 		t.Fatalf("batch on B: %d %s", status, body)
 	}
 	ids = append(ids, batch.IDs...)
-	sb.expectIDs(t, ids)
-	sa.expectIDs(t, ids)
+	expectIDs(t, sb, ids)
+	expectIDs(t, sa, ids)
 
 	// Resume on B with an id A handed out.
-	rb := openRawStream(t, b.URL+"/events?topic=t", "Last-Event-ID", ids[5])
-	rb.expectIDs(t, ids[6:])
+	rb := openLines(t, b.URL+"/events?topic=t", "Last-Event-ID", ids[5])
+	expectIDs(t, rb, ids[6:])
 	rb.Close()
 
 	// An Idempotency-Key holds across instances.
@@ -193,7 +163,7 @@ func TestRedisTwoInstances(t *testing.T) {
 		t.Fatalf("same key on A then B: %d %s, %d %s", st1, id1, st2, id2)
 	}
 	ids = append(ids, id1)
-	sb.expectIDs(t, []string{id1})
+	expectIDs(t, sb, []string{id1})
 	sb.Close()
 	sa.Close()
 
@@ -213,10 +183,10 @@ func TestRedisTwoInstances(t *testing.T) {
 		t.Fatalf("%d Redis connections of the hub left after both instances stopped", n)
 	}
 	a, b = start()
-	ra := openRawStream(t, a.URL+"/events?topic=t", "Last-Event-ID", ids[10])
-	ra.expectIDs(t, ids[11:])
-	rb = openRawStream(t, b.URL+"/events?topic=t", "Last-Event-ID", ids[0])
-	rb.expectIDs(t, ids[1:])
+	ra := openLines(t, a.URL+"/events?topic=t", "Last-Event-ID", ids[10])
+	expectIDs(t, ra, ids[11:])
+	rb = openLines(t, b.URL+"/events?topic=t", "Last-Event-ID", ids[0])
+	expectIDs(t, rb, ids[1:])
 	_ = a
 }
 
@@ -228,7 +198,7 @@ func TestRedisOutage(t *testing.T) {
 	a := startCaddyProcess(t, bin, t.TempDir(), freePort(t), freePort(t), redisSite(rs.URL, prefix, hub, ""))
 	b := startCaddyProcess(t, bin, t.TempDir(), freePort(t), freePort(t),
 		redisSite(rs.URL, prefix, hub, "\n\t\theartbeat 100ms"))
-	sb := openRawStream(t, b.URL+"/events?topic=t")
+	sb := openLines(t, b.URL+"/events?topic=t")
 
 	var acked []string
 	publish := func(data string) int {
@@ -243,6 +213,8 @@ func TestRedisOutage(t *testing.T) {
 			t.Fatalf("publish before the outage: %d", st)
 		}
 	}
+	expectIDs(t, sb, acked)
+	before := len(acked)
 
 	rs.Stop()
 	// While Redis is down: publishes get 503, B's stream stays open and
@@ -256,10 +228,7 @@ func TestRedisOutage(t *testing.T) {
 	if v := metricValue(t, b, upSample); v != "0" {
 		t.Errorf("%s = %q during the outage, want 0", upSample, v)
 	}
-	beats := sb.comments.Load()
-	pollUntil(t, 10*time.Second, "heartbeats on B's stream during the outage", func() bool {
-		return sb.comments.Load() >= beats+3
-	})
+	waitComments(t, sb, 3)
 
 	rs.Start()
 	pollUntil(t, 20*time.Second, "publishes accepted again", func() bool {
@@ -271,18 +240,23 @@ func TestRedisOutage(t *testing.T) {
 		}
 	}
 	// Every acknowledged event reaches B once, in order.
-	sb.expectIDs(t, acked)
+	expectIDs(t, sb, acked[before:])
 	pollUntil(t, 10*time.Second, "B reporting Redis reachable", func() bool { return redisConnected(t, b) })
 	if v := metricValue(t, b, upSample); v != "1" {
 		t.Errorf("%s = %q after the outage, want 1", upSample, v)
 	}
-	select {
-	case extra := <-sb.ids:
-		if !slices.Contains(acked, extra) {
-			t.Fatalf("B got id %s that no publish acknowledged", extra)
+	for drained := false; !drained; {
+		select {
+		case line := <-sb.lines:
+			if extra, ok := strings.CutPrefix(line, "id: "); ok {
+				if !slices.Contains(acked, extra) {
+					t.Fatalf("B got id %s that no publish acknowledged", extra)
+				}
+				t.Fatalf("B got id %s twice", extra)
+			}
+		default:
+			drained = true
 		}
-		t.Fatalf("B got id %s twice", extra)
-	default:
 	}
 }
 
@@ -299,10 +273,10 @@ func TestRedisExampleTwoInstances(t *testing.T) {
 		insts = append(insts, runCaddyProcess(t, p, "examples/redis/Caddyfile",
 			fmt.Sprint("PORT=", port), fmt.Sprint("ADMIN_PORT=", admin), "REDIS_URL="+url))
 	}
-	s := openRawStream(t, insts[1].URL+"/events?topic=t")
+	s := openLines(t, insts[1].URL+"/events?topic=t")
 	status, id := publishTo(t, insts[0].URL, "hello")
 	if status != http.StatusOK {
 		t.Fatalf("publish on the first instance: %d %s", status, id)
 	}
-	s.expectIDs(t, []string{id})
+	expectIDs(t, s, []string{id})
 }
