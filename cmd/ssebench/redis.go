@@ -17,7 +17,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -59,15 +58,13 @@ func (s *suite) runRedis(out *scenarioOutput) (*scenarioOutput, error) {
 	got := map[string]*result{}
 	measure := func(mode string, sub, pub *server) error {
 		for _, r := range runs {
-			res, err := load(loadConfig{url: sub.url, pubURL: pub.url, topic: "bench", subs: c.redisSubs,
+			res, err := out.measure(loadConfig{url: sub.url, pubURL: pub.url, topic: "bench", subs: c.redisSubs,
 				events: r.events, rate: r.rate, publishers: 1, pid: sub.pid, dialers: 64,
 				wait: 60 * time.Second, label: "redis/" + mode + "/" + r.name})
 			if err != nil {
 				return fmt.Errorf("%s %s: %v", mode, r.name, err)
 			}
-			res.summary(os.Stdout)
 			got[mode+"/"+r.name] = res
-			out.Runs = append(out.Runs, res)
 		}
 		return nil
 	}

@@ -248,6 +248,17 @@ type scenarioOutput struct {
 	Ratios   []ratio `json:"ratios"`
 }
 
+// measure runs one load, prints its summary and adds it to the runs.
+func (o *scenarioOutput) measure(lc loadConfig) (*result, error) {
+	res, err := load(lc)
+	if err != nil {
+		return nil, err
+	}
+	res.summary(os.Stdout)
+	o.Runs = append(o.Runs, res)
+	return res, nil
+}
+
 func (o *scenarioOutput) ratio(name string, a, b float64) {
 	if b != 0 {
 		o.Ratios = append(o.Ratios, ratio{name, a / b})
@@ -283,14 +294,9 @@ func (s *suite) run(name string) (*scenarioOutput, error) {
 				lc := cfg
 				lc.url, lc.pubURL, lc.topic, lc.label, lc.pid = srv.url, srv.url, "bench", name+"/"+kind, srv.pid
 				lc.dialers, lc.wait = 64, 120*time.Second
-				res, err := load(lc)
-				if err != nil {
-					return err
-				}
-				res.summary(os.Stdout)
-				got[kind] = res
-				out.Runs = append(out.Runs, res)
-				return nil
+				var err error
+				got[kind], err = out.measure(lc)
+				return err
 			})
 			if err != nil {
 				return nil, err
@@ -321,14 +327,9 @@ func (s *suite) run(name string) (*scenarioOutput, error) {
 					lc := loadConfig{url: srv.topicsURL, pubURL: srv.topicsURL, topic: "m", topics: topics,
 						wildcards: c.wildcards, events: c.topicEvents, rate: 0, publishers: 1, pid: srv.pid,
 						dialers: 64, wait: 60 * time.Second, label: fmt.Sprintf("topics/%s/%d", kind, topics)}
-					res, err := load(lc)
-					if err != nil {
-						return err
-					}
-					res.summary(os.Stdout)
-					got[kind+strconv.Itoa(topics)] = res
-					out.Runs = append(out.Runs, res)
-					return nil
+					var err error
+					got[kind+strconv.Itoa(topics)], err = out.measure(lc)
+					return err
 				})
 				if err != nil {
 					return nil, err
@@ -361,27 +362,16 @@ func (s *suite) run(name string) (*scenarioOutput, error) {
 				pr.summary(os.Stdout)
 				plain[kind] = pr
 				out.Runs = append(out.Runs, pr)
-				res, err := load(loadConfig{url: srv.url, pubURL: srv.url, topic: "bench", subs: 1, events: c.publishEvents,
-					rate: 0, publishers: c.publishers, pid: srv.pid, dialers: 1, wait: 60 * time.Second,
-					label: "publish/" + kind + "/single"})
-				if err != nil {
-					return err
+				single[kind], err = out.measure(loadConfig{url: srv.url, pubURL: srv.url, topic: "bench", subs: 1,
+					events: c.publishEvents, rate: 0, publishers: c.publishers, pid: srv.pid, dialers: 1,
+					wait: 60 * time.Second, label: "publish/" + kind + "/single"})
+				if err != nil || kind != "plugin" {
+					return err // the floor and the baseline take forms only
 				}
-				res.summary(os.Stdout)
-				single[kind] = res
-				out.Runs = append(out.Runs, res)
-				if kind != "plugin" {
-					return nil // the floor and the baseline take forms only
-				}
-				batch, err = load(loadConfig{url: srv.batchURL, pubURL: srv.batchURL, topic: "bench", subs: 1,
+				batch, err = out.measure(loadConfig{url: srv.batchURL, pubURL: srv.batchURL, topic: "bench", subs: 1,
 					events: c.batchSize * c.batches, batch: c.batchSize, rate: 0, publishers: 1, pid: srv.pid,
 					dialers: 1, wait: 60 * time.Second, label: "publish/plugin/batch"})
-				if err != nil {
-					return err
-				}
-				batch.summary(os.Stdout)
-				out.Runs = append(out.Runs, batch)
-				return nil
+				return err
 			})
 			if err != nil {
 				return nil, err
