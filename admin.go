@@ -15,17 +15,16 @@
 package caddysse
 
 import (
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
@@ -66,30 +65,10 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 	}
 }
 
-// pooledHubs returns the hubs of the loaded configs, by name.
-func pooledHubs() []*pooledHub {
-	var out []*pooledHub
-	hubs.Range(func(_, v any) bool {
-		out = append(out, v.(*pooledHub))
-		return true
-	})
-	slices.SortFunc(out, func(a, b *pooledHub) int { return cmp.Compare(a.Name(), b.Name()) })
-	// While a reload changes a hub's transport, the old hub and the new
-	// one share the name for a moment: list it once.
-	return slices.CompactFunc(out, func(a, b *pooledHub) bool { return a.Name() == b.Name() })
-}
-
 // findHub returns the named hub, or a 404.
-func findHub(name string) (*Hub, error) {
-	var found *Hub
-	hubs.Range(func(_, v any) bool {
-		if v.(*pooledHub).Name() == name {
-			found = v.(*pooledHub).Hub
-			return false
-		}
-		return true
-	})
-	if found == nil {
+func findHub(name string) (*hub.Hub, error) {
+	found, ok := LookupHub(name)
+	if !ok {
 		return nil, apiError(http.StatusNotFound, fmt.Errorf("hub %q not found", name))
 	}
 	return found, nil
@@ -123,11 +102,11 @@ func (a *AdminAPI) handlePublish(w http.ResponseWriter, r *http.Request) error {
 	if !hubNameRE.MatchString(pub.hub) {
 		return apiError(http.StatusBadRequest, fmt.Errorf("hub name %q: want 1-64 characters of A-Za-z0-9._-", pub.hub))
 	}
-	hub, err := findHub(pub.hub)
+	hb, err := findHub(pub.hub)
 	if err != nil {
 		return err
 	}
-	ids, err := publishEvents(r.Context(), hub, pub, defaultMaxEventSize)
+	ids, err := publishEvents(r.Context(), hb, pub, defaultMaxEventSize)
 	var se statusError
 	switch {
 	case errors.As(err, &se):
@@ -145,8 +124,8 @@ func (a *AdminAPI) handleHubs(w http.ResponseWriter, r *http.Request) error {
 		return apiError(http.StatusMethodNotAllowed, errors.New("method not allowed; use GET"))
 	}
 	stats := []adminHubStats{}
-	for _, hub := range pooledHubs() {
-		stats = append(stats, adminStats(hub.Hub))
+	for _, hb := range pooledHubs() {
+		stats = append(stats, adminStats(hb.Hub))
 	}
 	return writeJSON(w, stats)
 }
@@ -154,7 +133,7 @@ func (a *AdminAPI) handleHubs(w http.ResponseWriter, r *http.Request) error {
 // handleHub serves /sse/hubs/<name>[/subscribers[/<id>]].
 func (a *AdminAPI) handleHub(w http.ResponseWriter, r *http.Request) error {
 	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/sse/hubs/"), "/")
-	hub, err := findHub(parts[0])
+	hb, err := findHub(parts[0])
 	if err != nil {
 		return err
 	}
@@ -170,17 +149,17 @@ func (a *AdminAPI) handleHub(w http.ResponseWriter, r *http.Request) error {
 		if err := method(http.MethodGet); err != nil {
 			return err
 		}
-		return writeJSON(w, adminStats(hub))
+		return writeJSON(w, adminStats(hb))
 	case len(parts) == 2 && parts[1] == "subscribers":
 		if err := method(http.MethodGet); err != nil {
 			return err
 		}
-		return writeJSON(w, hub.Subscribers())
+		return writeJSON(w, hb.Subscribers())
 	case len(parts) == 3 && parts[1] == "subscribers":
 		if err := method(http.MethodDelete); err != nil {
 			return err
 		}
-		return a.disconnect(w, r, hub, parts[2])
+		return a.disconnect(w, r, hb, parts[2])
 	}
 	return apiError(http.StatusNotFound, fmt.Errorf("no such resource: %s", r.URL.Path))
 }
@@ -188,10 +167,10 @@ func (a *AdminAPI) handleHub(w http.ResponseWriter, r *http.Request) error {
 // disconnect ends one subscription with sse.close, reason "disconnected",
 // carrying the retry the operator gave (a query parameter or a JSON body
 // {"retry": …}, in milliseconds or as a duration such as "5m").
-func (a *AdminAPI) disconnect(w http.ResponseWriter, r *http.Request, hub *Hub, idText string) error {
+func (a *AdminAPI) disconnect(w http.ResponseWriter, r *http.Request, hb *hub.Hub, idText string) error {
 	id, err := strconv.ParseUint(idText, 10, 64)
 	if err != nil {
-		return apiError(http.StatusNotFound, fmt.Errorf("subscriber %q not found in hub %q", idText, hub.Name()))
+		return apiError(http.StatusNotFound, fmt.Errorf("subscriber %q not found in hub %q", idText, hb.Name()))
 	}
 	retryText := r.URL.Query().Get("retry")
 	if retryText == "" && r.ContentLength != 0 {
@@ -211,17 +190,17 @@ func (a *AdminAPI) disconnect(w http.ResponseWriter, r *http.Request, hub *Hub, 
 			return apiError(http.StatusBadRequest, err)
 		}
 	}
-	if !hub.DisconnectRetry(id, ReasonDisconnected, retry) {
-		return apiError(http.StatusNotFound, fmt.Errorf("subscriber %d not found in hub %q", id, hub.Name()))
+	if !hb.Disconnect(id, hub.ReasonDisconnected, retry) {
+		return apiError(http.StatusNotFound, fmt.Errorf("subscriber %d not found in hub %q", id, hb.Name()))
 	}
 	a.logger.Info("subscriber disconnected by the admin API",
-		zap.String("hub", hub.Name()), zap.Uint64("subscriber", id), zap.Duration("retry", retry))
+		zap.String("hub", hb.Name()), zap.Uint64("subscriber", id), zap.Duration("retry", retry))
 	return writeJSON(w, struct {
-		Hub        string `json:"hub"`
-		Subscriber uint64 `json:"subscriber"`
-		Reason     string `json:"reason"`
-		RetryMS    int64  `json:"retry,omitempty"`
-	}{hub.Name(), id, ReasonDisconnected, retry.Milliseconds()})
+		Hub        string     `json:"hub"`
+		Subscriber uint64     `json:"subscriber"`
+		Reason     hub.Reason `json:"reason"`
+		RetryMS    int64      `json:"retry,omitempty"`
+	}{hb.Name(), id, hub.ReasonDisconnected, retry.Milliseconds()})
 }
 
 // parseRetry reads a delay in milliseconds ("30000") or as a Caddy
@@ -243,15 +222,15 @@ func parseRetry(s string) (time.Duration, error) {
 
 // adminHubStats is what the admin API tells of a hub.
 type adminHubStats struct {
-	HubStats
+	hub.Stats
 	// Dropped counts every drop, those of the handlers' writers and
-	// capacity rejections included, where HubStats counts the hub's own.
-	Dropped uint64            `json:"subscribers_dropped"`
-	Drops   map[string]uint64 `json:"subscribers_dropped_by_reason"`
+	// capacity rejections included, where hub.Stats counts the hub's own.
+	Dropped uint64                `json:"subscribers_dropped"`
+	Drops   map[hub.Reason]uint64 `json:"subscribers_dropped_by_reason"`
 }
 
-func adminStats(hub *Hub) adminHubStats {
-	st := adminHubStats{HubStats: hub.Stats(), Drops: hub.Drops()}
+func adminStats(hb *hub.Hub) adminHubStats {
+	st := adminHubStats{Stats: hb.Stats(), Drops: hb.Drops()}
 	for _, n := range st.Drops {
 		st.Dropped += n
 	}

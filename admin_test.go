@@ -23,6 +23,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-sse/caddy-sse/hub"
 )
 
 // adminCaddy is a Caddy in this process with its admin endpoint on a free
@@ -160,23 +162,23 @@ func TestAdminHubStats(t *testing.T) {
 	s1.Next(perEventTimeout)
 	s2.Next(perEventTimeout)
 
-	want := HubStats{Name: "adm", Subscribers: 2, Topics: 2, Published: 4, Delivered: 4, Replayed: 2,
+	want := hub.Stats{Name: "adm", Subscribers: 2, Topics: 2, Published: 4, Delivered: 4, Replayed: 2,
 		HistoryLen: 4, OldestID: ids[0], NewestID: ids[3]}
 	var st adminHubStats
 	// The server counts a delivery once its write returned, which may be
 	// just after the client read it.
 	pollUntil(t, 5*time.Second, "the statistics to agree", func() bool {
 		st = ac.HubStats("adm")
-		got := st.HubStats
+		got := st.Stats
 		got.HistoryBytes = 0
 		return got == want
-	}, func() string { return fmt.Sprintf("got %+v, want %+v", st.HubStats, want) })
+	}, func() string { return fmt.Sprintf("got %+v, want %+v", st.Stats, want) })
 	if st.HistoryBytes <= 0 {
 		t.Errorf("history_bytes %d", st.HistoryBytes)
 	}
 	var one adminHubStats
 	ac.GetJSON("/sse/hubs/adm", &one)
-	if one.Name != "adm" || one.Published != 4 || one.Drops[ReasonSlow] != 0 {
+	if one.Name != "adm" || one.Published != 4 || one.Drops[hub.ReasonSlow] != 0 {
 		t.Errorf("GET /sse/hubs/adm: %+v", one)
 	}
 }
@@ -190,7 +192,7 @@ func TestAdminListAndDisconnect(t *testing.T) {
 	kept := ac.Subscribe("/a?topic=keep")
 	gone := ac.Subscribe("/a?topic=x/**&topic=y")
 
-	var subs []SubscriberInfo
+	var subs []hub.SubscriberInfo
 	ac.GetJSON("/sse/hubs/adm/subscribers", &subs)
 	if len(subs) != 2 {
 		t.Fatalf("listed %+v, want 2 subscribers", subs)
@@ -228,7 +230,7 @@ func TestAdminListAndDisconnect(t *testing.T) {
 	if ev := kept.Next(perEventTimeout); ev.ID != id {
 		t.Fatalf("the other stream got %+v", ev)
 	}
-	if st := ac.HubStats("adm"); st.Drops[ReasonDisconnected] != 1 || st.Dropped != 1 {
+	if st := ac.HubStats("adm"); st.Drops[hub.ReasonDisconnected] != 1 || st.Dropped != 1 {
 		t.Fatalf("drops %+v", st.Drops)
 	}
 
@@ -355,7 +357,7 @@ func TestLogs(t *testing.T) {
 	const secret = "secret-token-value-that-must-not-be-logged"
 	s := ac.Subscribe("/?topic=a&token=" + secret)
 	ac.Subscribe("/?topic=a&token=" + secret).End(perEventTimeout) // at capacity
-	var subs []SubscriberInfo
+	var subs []hub.SubscriberInfo
 	ac.GetJSON("/sse/hubs/logs/subscribers", &subs)
 	if status, _, body := ac.Do(http.MethodDelete, fmt.Sprintf("/sse/hubs/logs/subscribers/%d", subs[0].ID), "", ""); status != http.StatusOK {
 		t.Fatalf("disconnect: %d %s", status, body)

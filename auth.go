@@ -22,6 +22,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/caddyserver/caddy/v2"
 )
 
@@ -45,7 +46,7 @@ func expandGrants(repl *caddy.Replacer, templates []string) []string {
 			continue
 		}
 		sel, err := repl.ReplaceFunc(tpl, grantValue)
-		if err != nil || validateSelector(sel) != nil {
+		if err != nil || hub.ValidateSelector(sel) != nil {
 			continue
 		}
 		grants = append(grants, sel)
@@ -81,7 +82,7 @@ func allowed(grants []string, sel string) bool {
 
 func allowedDepth(grants []string, sel string, maxDepth int) bool {
 	for _, g := range grants {
-		if covers(g, sel) {
+		if hub.Covers(g, sel) {
 			return true
 		}
 	}

@@ -63,18 +63,7 @@ func parseCaddyfile(helper httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, e
 //		token_query     <name>|off
 //		token_cookie    <name>|off
 //		cors_origins    <origin>...
-//		transport memory | redis <url> {
-//			key_prefix         <prefix>
-//			username           <user>
-//			password           <password>
-//			pool_size          <n>
-//			dial_timeout       <duration>
-//			read_timeout       <duration>
-//			write_timeout      <duration>
-//			publish_timeout    <duration>
-//			max_in_flight      <n>
-//			idempotency_window <duration>
-//		}
+//		transport memory | redis <url> { … }   # the transport parses its own block
 //		ui
 //	}
 //
@@ -225,70 +214,22 @@ func parseJWT(d *caddyfile.Dispenser) (*JWTConfig, error) {
 	return cfg, nil
 }
 
-// parseTransport reads "transport memory" or "transport redis <url>"
-// with its optional block, into the module's JSON.
+// parseTransport reads "transport <name> …": the module
+// sse.transports.<name> parses its own arguments and block, as encode's
+// encoders do, into the module's JSON.
 func parseTransport(d *caddyfile.Dispenser) (json.RawMessage, error) {
-	args := d.RemainingArgs()
-	if len(args) == 0 {
+	if !d.NextArg() {
 		return nil, d.ArgErr()
 	}
-	switch args[0] {
-	case "memory":
-		if len(args) != 1 {
-			return nil, d.ArgErr()
-		}
-		if val, line := d.Val(), d.Line(); d.NextBlock(d.Nesting()) || d.Val() != val || d.Line() != line {
-			return nil, d.Err("transport memory takes no block")
-		}
-		return caddyconfig.JSONModuleObject(MemoryTransport{}, "name", "memory", nil), nil
-	case "redis":
-	default:
-		return nil, d.Errf("transport: want memory or redis, got %q", args[0])
+	name := d.Val()
+	if _, err := caddy.GetModule("sse.transports." + name); err != nil {
+		return nil, d.Errf("transport: want memory or redis, got %q", name)
 	}
-	if len(args) != 2 {
-		return nil, d.Err("transport redis: want one URL, such as redis://127.0.0.1:6379")
+	unm, err := caddyfile.UnmarshalModule(d, "sse.transports."+name)
+	if err != nil {
+		return nil, err
 	}
-	t := &RedisTransport{URL: args[1]}
-	seen := make(map[string]bool)
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		opt := d.Val()
-		if seen[opt] {
-			return nil, d.Errf("transport redis: duplicate option %q", opt)
-		}
-		seen[opt] = true
-		var err error
-		switch opt {
-		case "key_prefix":
-			t.KeyPrefix, err = oneArg(d)
-		case "username":
-			t.Username, err = oneArg(d)
-		case "password":
-			t.Password, err = oneArg(d)
-		case "pool_size":
-			t.PoolSize, err = intArg(d)
-		case "dial_timeout":
-			t.DialTimeout, err = durationArg(d)
-		case "read_timeout":
-			t.ReadTimeout, err = durationArg(d)
-		case "write_timeout":
-			t.WriteTimeout, err = durationArg(d)
-		case "publish_timeout":
-			t.PublishTimeout, err = durationArg(d)
-		case "max_in_flight":
-			t.MaxInFlight, err = intArg(d)
-		case "idempotency_window":
-			t.IdempotencyWindow, err = durationArg(d)
-		default:
-			return nil, d.Errf("unknown transport redis option %q", opt)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if val, line := d.Val(), d.Line(); d.NextBlock(d.Nesting()) || d.Val() != val || d.Line() != line {
-			return nil, d.Errf("transport redis option %q takes no block", opt)
-		}
-	}
-	return caddyconfig.JSONModuleObject(t, "name", "redis", nil), nil
+	return caddyconfig.JSONModuleObject(unm, "name", name, nil), nil
 }
 
 func oneArg(d *caddyfile.Dispenser) (string, error) {

@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy-sse/caddy-sse/hub"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/spf13/cobra"
@@ -112,7 +113,7 @@ func signToken(fl caddycmd.Flags, now time.Time) (string, int, error) {
 	subscribe, _ := fl.GetStringArray("subscribe")
 	publish, _ := fl.GetStringArray("publish")
 	for _, sel := range append(append([]string(nil), subscribe...), publish...) {
-		if err := validateSelector(sel); err != nil {
+		if err := hub.ValidateSelector(sel); err != nil {
 			return "", exitUsage, fmt.Errorf("selector %q: %v", sel, err)
 		}
 	}

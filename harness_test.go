@@ -19,8 +19,6 @@ package caddysse
 // SSE client that reads from it over loopback.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -32,120 +30,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sse/caddy-sse/internal/ssetest"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 )
 
-// parsedEvent is an event as a WHATWG EventSource parser dispatches it,
-// plus the topic: lines our own client reads.
-type parsedEvent struct {
-	ID     string // the last event ID buffer at dispatch
-	Type   string // "message" when no event: field was given
-	Data   string
-	Topics []string
-	Retry  int // last retry: value seen before this event, -1 if none
-}
+// The WHATWG event-stream parser is shared with the other packages' tests.
+type (
+	parsedEvent = ssetest.Event
+	sseParser   = ssetest.Parser
+)
 
-// sseParser implements the event-stream interpretation of the HTML
-// standard (§9.2.6): lines end in CRLF, LF or lone CR; a leading BOM is
-// dropped; a colon-first line is a comment; one space after the colon is
-// dropped; a blank line dispatches; an event with empty data is not
-// dispatched; "id" containing NUL is ignored.
-type sseParser struct {
-	r        *bufio.Reader
-	lastID   string
-	retry    int
-	Comments int
-	started  bool
-}
-
-func newSSEParser(r io.Reader) *sseParser {
-	return &sseParser{r: bufio.NewReader(r), retry: -1}
-}
-
-// readLine returns one line without its terminator.
-func (p *sseParser) readLine() (string, error) {
-	var b []byte
-	for {
-		c, err := p.r.ReadByte()
-		if err != nil {
-			if len(b) > 0 && err == io.EOF {
-				return "", io.ErrUnexpectedEOF // an unterminated line is discarded
-			}
-			return "", err
-		}
-		switch c {
-		case '\n':
-			return string(b), nil
-		case '\r':
-			if next, err := p.r.Peek(1); err == nil && next[0] == '\n' {
-				_, _ = p.r.ReadByte()
-			}
-			return string(b), nil
-		}
-		b = append(b, c)
-	}
-}
-
-// Next returns the next dispatched event.
-func (p *sseParser) Next() (parsedEvent, error) {
-	var data bytes.Buffer
-	var typ string
-	var topics []string
-	hasData := false
-	for {
-		line, err := p.readLine()
-		if err != nil {
-			return parsedEvent{}, err
-		}
-		if !p.started {
-			p.started = true
-			line = strings.TrimPrefix(line, "\uFEFF")
-		}
-		if line == "" {
-			if !hasData {
-				data.Reset()
-				typ, topics = "", nil
-				continue
-			}
-			d := data.String()
-			d = strings.TrimSuffix(d, "\n")
-			ev := parsedEvent{ID: p.lastID, Type: typ, Data: d, Topics: topics, Retry: p.retry}
-			if ev.Type == "" {
-				ev.Type = "message"
-			}
-			return ev, nil
-		}
-		if line[0] == ':' {
-			p.Comments++
-			continue
-		}
-		field, value, found := strings.Cut(line, ":")
-		if found {
-			value = strings.TrimPrefix(value, " ")
-		}
-		switch field {
-		case "event":
-			typ = value
-		case "data":
-			data.WriteString(value)
-			data.WriteByte('\n')
-			hasData = true
-		case "id":
-			if !strings.Contains(value, "\x00") {
-				p.lastID = value
-			}
-		case "retry":
-			if n, err := strconv.Atoi(value); err == nil && strings.Trim(value, "0123456789") == "" {
-				p.retry = n
-			}
-		case "topic":
-			topics = append(topics, value)
-		}
-	}
-}
+var newSSEParser = ssetest.NewParser
 
 // testCaddy is a real Caddy running in this process, configured from a
 // Caddyfile, listening on loopback.
@@ -457,7 +355,7 @@ func openLines(t testing.TB, url string, header ...string) *lineStream {
 		defer close(s.lines)
 		p := newSSEParser(resp.Body)
 		for {
-			line, err := p.readLine()
+			line, err := p.ReadLine()
 			if err != nil {
 				return
 			}

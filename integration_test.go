@@ -33,6 +33,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sse/caddy-sse/hub"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -187,8 +188,8 @@ func eventLines(t *testing.T, s *lineStream) []string {
 }
 
 // itHubStats returns the stats of the pooled hub with the given name.
-func itHubStats(name string) (HubStats, bool) {
-	var st HubStats
+func itHubStats(name string) (hub.Stats, bool) {
+	var st hub.Stats
 	found := false
 	hubs.Range(func(key, val any) bool {
 		if key == name {
@@ -202,27 +203,27 @@ func itHubStats(name string) (HubStats, bool) {
 
 // waitSubscribers waits until the hub has n subscribers: a client that
 // closed its stream is removed when the server notices, not at once.
-func waitSubscribers(t *testing.T, hub string, n int) {
+func waitSubscribers(t *testing.T, hubName string, n int) {
 	t.Helper()
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
 	deadline := time.After(itWait)
 	for {
-		if st, _ := itHubStats(hub); st.Subscribers == n {
+		if st, _ := itHubStats(hubName); st.Subscribers == n {
 			return
 		}
 		select {
 		case <-tick.C:
 		case <-deadline:
-			st, _ := itHubStats(hub)
-			t.Fatalf("hub %q has %d subscribers, want %d", hub, st.Subscribers, n)
+			st, _ := itHubStats(hubName)
+			t.Fatalf("hub %q has %d subscribers, want %d", hubName, st.Subscribers, n)
 		}
 	}
 }
 
 // expectControl checks that ev is a server control event (sse.reset or
 // sse.close) with JSON data carrying the given reason.
-func expectControl(t *testing.T, ev parsedEvent, typ, reason string) {
+func expectControl(t *testing.T, ev parsedEvent, typ string, reason hub.Reason) {
 	t.Helper()
 	var data map[string]any
 	if ev.Type != typ {
@@ -231,7 +232,7 @@ func expectControl(t *testing.T, ev parsedEvent, typ, reason string) {
 	if err := json.Unmarshal([]byte(ev.Data), &data); err != nil {
 		t.Fatalf("%s data %q is not JSON: %v", typ, ev.Data, err)
 	}
-	if data["reason"] != reason {
+	if data["reason"] != string(reason) {
 		t.Fatalf("%s data %q: want reason %q", typ, ev.Data, reason)
 	}
 }
@@ -591,7 +592,7 @@ func TestIntegrationResetUnknownID(t *testing.T) {
 			}
 			s := tc.Subscribe("/?topic=a"+c.query, header...)
 			ev := s.Next(itWait)
-			expectControl(t, ev, "sse.reset", ReasonUnknownID)
+			expectControl(t, ev, "sse.reset", hub.ReasonUnknownID)
 			if ev.ID != newest {
 				t.Fatalf("sse.reset id %q, want the newest id %q", ev.ID, newest)
 			}
@@ -618,7 +619,7 @@ func TestIntegrationResetExpiredID(t *testing.T) {
 		t.Helper()
 		s := tc.Subscribe("/?topic=a", "Last-Event-ID", lastID)
 		ev := s.Next(itWait)
-		expectControl(t, ev, "sse.reset", ReasonExpiredID)
+		expectControl(t, ev, "sse.reset", hub.ReasonExpiredID)
 		if newest := all[len(all)-1]; ev.ID != newest {
 			t.Fatalf("sse.reset id %q, want the newest id %q", ev.ID, newest)
 		}

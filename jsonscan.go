@@ -21,6 +21,8 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/caddy-sse/caddy-sse/hub"
 )
 
 // scanJSONEvents reads a JSON publish body of the usual shape, an event
@@ -40,7 +42,7 @@ import (
 // Event structs and their topic lists. An event kept in history keeps its
 // batch's allocation alive, which costs little: history holds consecutive
 // events, so at most the batch at its old end is held in part.
-func scanJSONEvents(body []byte, withHub bool) (events []*Event, batch bool, hub string, ok bool) {
+func scanJSONEvents(body []byte, withHub bool) (events []*hub.Event, batch bool, hubName string, ok bool) {
 	// Every event is an object of at least 24 bytes: the lists are sized
 	// for that many events, with a topic each, from the start, up to a
 	// bound so that a body of braces does not buy a large allocation.
@@ -78,8 +80,8 @@ func scanJSONEvents(body []byte, withHub bool) (events []*Event, batch bool, hub
 	if s.pos != len(s.in) {
 		return nil, false, "", false
 	}
-	events, hub, ok = s.build()
-	return events, batch, hub, ok
+	events, hubName, ok = s.build()
+	return events, batch, hubName, ok
 }
 
 // The fields of an event object, as bits of scannedEvent.seen.
@@ -438,17 +440,17 @@ func (s *eventScanner) retry() (int64, bool) {
 
 // build makes the events of what was read, and checks that they agree
 // on the hub.
-func (s *eventScanner) build() ([]*Event, string, bool) {
+func (s *eventScanner) build() ([]*hub.Event, string, bool) {
 	text := string(s.text)
 	topics := make([]string, len(s.topics))
 	for i, sp := range s.topics {
 		topics[i] = text[sp.start:sp.end]
 	}
-	hub := text[s.events[0].hub.start:s.events[0].hub.end]
-	structs := make([]Event, len(s.events))
-	events := make([]*Event, len(s.events))
+	hubName := text[s.events[0].hub.start:s.events[0].hub.end]
+	structs := make([]hub.Event, len(s.events))
+	events := make([]*hub.Event, len(s.events))
 	for i, se := range s.events {
-		if text[se.hub.start:se.hub.end] != hub {
+		if text[se.hub.start:se.hub.end] != hubName {
 			return nil, "", false
 		}
 		e := &structs[i]
@@ -458,5 +460,5 @@ func (s *eventScanner) build() ([]*Event, string, bool) {
 		e.Retry = time.Duration(se.retry) * time.Millisecond
 		events[i] = e
 	}
-	return events, hub, true
+	return events, hubName, true
 }

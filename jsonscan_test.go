@@ -19,6 +19,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/caddy-sse/caddy-sse/hub"
 )
 
 // scanBodies are publish bodies the scanner must read itself (fast) or
@@ -126,7 +128,7 @@ func checkScanAgrees(t *testing.T, body []byte, withHub bool) bool {
 	if !utf8.Valid(body) {
 		return false // refused before either parser runs
 	}
-	events, batch, hub, ok := scanJSONEvents(body, withHub)
+	events, batch, hubName, ok := scanJSONEvents(body, withHub)
 	if !ok {
 		return false
 	}
@@ -134,9 +136,9 @@ func checkScanAgrees(t *testing.T, body []byte, withHub bool) bool {
 	if err != nil {
 		t.Fatalf("%q (withHub %v): the scanner read what encoding/json refuses: %v", body, withHub, err)
 	}
-	if batch != wantBatch || hub != wantHub || len(events) != len(want) {
+	if batch != wantBatch || hubName != wantHub || len(events) != len(want) {
 		t.Fatalf("%q (withHub %v): batch %v hub %q %d events, want batch %v hub %q %d events",
-			body, withHub, batch, hub, len(events), wantBatch, wantHub, len(want))
+			body, withHub, batch, hubName, len(events), wantBatch, wantHub, len(want))
 	}
 	for i := range events {
 		if !reflect.DeepEqual(*events[i], *want[i]) {
@@ -168,7 +170,7 @@ func TestParseJSONEventsMessages(t *testing.T) {
 		{`[{"topic":"a","data":"x"},{"topic":"a"}]`, "event 1: data is missing or empty"},
 		{`{"topic":"a","topics":["b"],"data":"x"}`, "give either topic or topics, not both"},
 		{`{"topic":"a","event":"e","type":"t","data":"x"}`, "give either event or type, not both"},
-		{`{"topic":"a","data":"x","retry":1.5}`, errRetry.Error()},
+		{`{"topic":"a","data":"x","retry":1.5}`, hub.ErrRetry.Error()},
 		{`{"topic":"a","data":"x","extra":1}`, `malformed JSON body: json: unknown field "extra"`},
 		{`{"topic":"a","data":"x"} {}`, "malformed JSON body: trailing data after the JSON value"},
 	} {

@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -77,10 +78,7 @@ type JWTConfig struct {
 }
 
 // Limits of token verification.
-const (
-	maxTokenLen        = 8 << 10
-	reasonTokenExpired = "token_expired"
-)
+const maxTokenLen = 8 << 10
 
 // tokenClaims are the claims of a token: the registered ones plus the
 // grants under "sse".
@@ -238,7 +236,7 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken,
 	}
 	for _, list := range [][]string{claims.SSE.Subscribe, claims.SSE.Publish} {
 		for _, sel := range list {
-			if validateSelector(sel) != nil {
+			if hub.ValidateSelector(sel) != nil {
 				return nil, errors.New("the sse claim holds an invalid selector")
 			}
 		}

@@ -292,14 +292,14 @@ func TestLifecycleHubDisagreement(t *testing.T) {
 func TestLifecycleReloadKeepsHub(t *testing.T) {
 	tc := startCaddy(t, lcSite("/", "hub lc-reload; history 5"))
 	id1 := lcPublish(t, tc, "/", "topic", "x", "data", "one")
-	hub := pooledHubNamed(t, "lc-reload")
+	hb := pooledHubNamed(t, "lc-reload")
 
 	lcReload(t, tc, lcSite("/", "hub lc-reload; history 3; retry 1s"))
 	lcExpectPool(t, map[string]int{"lc-reload": 1})
-	if pooledHubNamed(t, "lc-reload") != hub {
+	if pooledHubNamed(t, "lc-reload") != hb {
 		t.Fatal("the reload replaced the hub instead of keeping it")
 	}
-	if got := hub.Settings().History; got != 3 {
+	if got := hb.Settings().History; got != 3 {
 		t.Fatalf("hub history setting after reload: %d, want 3", got)
 	}
 	id2 := lcPublish(t, tc, "/", "topic", "x", "data", "two")
@@ -317,10 +317,10 @@ func TestLifecycleReloadKeepsHub(t *testing.T) {
 	// The new history value takes effect at once: history 1 keeps only
 	// the newest event.
 	lcReload(t, tc, lcSite("/", "hub lc-reload; history 1"))
-	if got := hub.Settings().History; got != 1 {
+	if got := hb.Settings().History; got != 1 {
 		t.Fatalf("hub history setting after second reload: %d, want 1", got)
 	}
-	if st := hub.Stats(); st.HistoryLen > 1 {
+	if st := hb.Stats(); st.HistoryLen > 1 {
 		t.Fatalf("history holds %d events after reload to history 1", st.HistoryLen)
 	}
 	lcPublish(t, tc, "/", "topic", "x", "data", "three")

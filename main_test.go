@@ -18,6 +18,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/caddy-sse/caddy-sse/internal/ssetest"
+
 	"go.uber.org/goleak"
 )
 
@@ -48,15 +50,7 @@ func leakOptions() []goleak.Option {
 	}
 }
 
-// strict reports whether a test that cannot run (no Redis, no Chromium)
-// must fail instead of skipping; CI sets SSE_TEST_STRICT=1.
-func strict() bool { return os.Getenv("SSE_TEST_STRICT") == "1" }
-
-// skipOrFail skips the test loudly, or fails it in strict mode.
-func skipOrFail(t *testing.T, reason string) {
-	t.Helper()
-	if strict() {
-		t.Fatalf("SSE_TEST_STRICT=1 and this test cannot run: %s", reason)
-	}
-	t.Skipf("SKIPPED (set up the missing piece to run it): %s", reason)
-}
+var (
+	strict     = ssetest.Strict
+	skipOrFail = ssetest.SkipOrFail
+)

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -58,18 +59,18 @@ func (hubCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (hubCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, hub := range pooledHubs() {
-		st := hub.Stats()
+	for _, hb := range pooledHubs() {
+		st := hb.Stats()
 		name := st.Name
 		ch <- prometheus.MustNewConstMetric(subscribersDesc, prometheus.GaugeValue, float64(st.Subscribers), name)
 		ch <- prometheus.MustNewConstMetric(publishedDesc, prometheus.CounterValue, float64(st.Published), name)
 		ch <- prometheus.MustNewConstMetric(deliveredDesc, prometheus.CounterValue, float64(st.Delivered), name)
 		ch <- prometheus.MustNewConstMetric(replayedDesc, prometheus.CounterValue, float64(st.Replayed), name)
-		drops := hub.Drops()
-		for _, reason := range DropReasons {
-			ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(drops[reason]), name, reason)
+		drops := hb.Drops()
+		for _, reason := range hub.DropReasons {
+			ch <- prometheus.MustNewConstMetric(droppedDesc, prometheus.CounterValue, float64(drops[reason]), name, string(reason))
 		}
-		count, sum, buckets := hub.publishLatency.snapshot()
+		count, sum, buckets := hb.PublishLatency()
 		ch <- prometheus.MustNewConstHistogram(publishDurationDesc, count, sum, buckets, name)
 		if ts := st.Transport; ts != nil {
 			up := 0.0

@@ -22,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-sse/caddy-sse/hub"
 )
 
 // scrape reads the admin endpoint's /metrics and returns the caddy_sse_
@@ -126,7 +128,7 @@ func TestMetrics(t *testing.T) {
 		`caddy_sse_publish_duration_seconds_bucket{hub="m",le="+Inf"}`: 3,
 	})
 
-	var subs []SubscriberInfo
+	var subs []hub.SubscriberInfo
 	ac.GetJSON("/sse/hubs/m/subscribers", &subs)
 	if status, _, body := ac.Do(http.MethodDelete, fmt.Sprintf("/sse/hubs/m/subscribers/%d", subs[0].ID), "", ""); status != http.StatusOK {
 		t.Fatalf("disconnect: %d %s", status, body)
@@ -174,71 +176,4 @@ func TestMetricsReload(t *testing.T) {
 			t.Fatalf("after reload %d: no subscribers gauge", round+1)
 		}
 	}
-}
-
-// TestLatencyHistogram checks the bucket arithmetic: cumulative counts,
-// the +Inf bucket and the sum.
-func TestLatencyHistogram(t *testing.T) {
-	var l latencyHistogram
-	for _, d := range []time.Duration{5 * time.Microsecond, 10 * time.Microsecond, 2 * time.Millisecond, 3 * time.Second} {
-		l.observe(d)
-	}
-	count, sum, buckets := l.snapshot()
-	if count != 4 || sum < 3.002 || sum > 3.0021 {
-		t.Fatalf("count %d, sum %v", count, sum)
-	}
-	for bound, want := range map[float64]uint64{0.00001: 2, 0.001: 2, 0.0025: 3, 1: 3} {
-		if buckets[bound] != want {
-			t.Errorf("bucket le=%v: %d, want %d", bound, buckets[bound], want)
-		}
-	}
-}
-
-// TestHubDrops checks the hub's per-reason counts: its own removals count
-// in Stats too, a writer's drops and capacity rejections only by reason,
-// and an unknown reason as "other".
-func TestHubDrops(t *testing.T) {
-	h := NewHub("drops", HubSettings{History: 10, MaxSubscribers: 2}, nil)
-	defer h.Close()
-	a, err := h.Subscribe(SubscribeRequest{Selectors: []string{"a"}, Buffer: 1, Remote: "192.0.2.1:1", Identity: "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := h.Subscribe(SubscribeRequest{Selectors: []string{"b", "c/*"}, Buffer: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := h.Subscribe(SubscribeRequest{Selectors: []string{"a"}}); err != ErrCapacity {
-		t.Fatalf("third subscriber: %v, want ErrCapacity", err)
-	}
-	subs := h.Subscribers()
-	if len(subs) != 2 || subs[0].ID != a.ID || subs[0].Identity != "alice" || subs[0].Remote != "192.0.2.1:1" ||
-		subs[1].ID != b.ID || len(subs[1].Selectors) != 2 || subs[0].Queued != 0 {
-		t.Fatalf("subscribers %+v", subs)
-	}
-	if _, err := h.Publish([]*Event{{Topics: []string{"a"}, Data: "1"}}, "", 0); err != nil {
-		t.Fatal(err)
-	}
-	if q := h.Subscribers()[0].Queued; q != 1 {
-		t.Fatalf("queued %d, want 1", q)
-	}
-	if !h.DisconnectRetry(b.ID, ReasonDisconnected, time.Minute) {
-		t.Fatal("DisconnectRetry found no subscriber")
-	}
-	<-b.Done()
-	if b.Reason() != ReasonDisconnected || b.RetryAfter() != time.Minute {
-		t.Fatalf("reason %q, retry %v", b.Reason(), b.RetryAfter())
-	}
-	a.CountDrop(ReasonWriteTimeout)
-	h.CountDrop("something new")
-	want := map[string]uint64{ReasonCapacity: 1, ReasonDisconnected: 1, ReasonWriteTimeout: 1, "other": 1}
-	for _, reason := range DropReasons {
-		if got := h.Drops()[reason]; got != want[reason] {
-			t.Errorf("drops for %s: %d, want %d", reason, got, want[reason])
-		}
-	}
-	if st := h.Stats(); st.Dropped != 1 {
-		t.Errorf("Stats().Dropped %d, want 1 (the hub's own removal)", st.Dropped)
-	}
-	a.Close()
 }

@@ -27,9 +27,12 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/caddy-sse/caddy-sse/hub"
+	// The Redis transport registers itself; importing it here puts it in
+	// every Caddy built with the plugin.
+	_ "github.com/caddy-sse/caddy-sse/redis"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -42,7 +45,6 @@ func init() {
 	caddy.RegisterModule(Handler{})
 	caddy.RegisterModule(AdminAPI{})
 	caddy.RegisterModule(MemoryTransport{})
-	caddy.RegisterModule(RedisTransport{})
 	caddycmd.RegisterCommand(sseCommand())
 	httpcaddyfile.RegisterHandlerDirective("sse", parseCaddyfile)
 	httpcaddyfile.RegisterDirectiveOrder("sse", httpcaddyfile.After, "encode")
@@ -176,7 +178,7 @@ type Handler struct {
 	transport Transport
 	poolKey   string // the hub's key in the pool: its name, plus the transport's identity
 
-	hub      *Hub
+	hub      *hub.Hub
 	logger   *zap.Logger
 	stopping context.Context // done when this handler's streams must end
 	stop     context.CancelFunc
@@ -192,27 +194,42 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 
 var hubNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-// hubs holds the hubs of all loaded configs by name, so a hub and its
-// history outlive config reloads.
-var hubs = caddy.NewUsagePool()
-
-// pooledHub is a hub in the pool plus the config that last provisioned a
-// handler of it and that config's settings, so that handlers of one config
-// must agree on them.
-type pooledHub struct {
-	*Hub
-	mu      sync.Mutex
-	owner   any         // the events app of that config
-	pending HubSettings // its settings, applied once it has started
-}
-
-// Provision sets defaults and takes the named hub from the pool.
+// Provision sets defaults, checks the options, loads the transport and
+// takes the named hub from the pool. It does no I/O: it also runs under
+// caddy validate.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
 	h.stopping, h.stop = context.WithCancel(context.Background())
+	h.setDefaults()
+	if err := h.validateOptions(); err != nil {
+		return err
+	}
+	if h.JWT != nil {
+		var err error
+		if h.verifier, err = newTokenVerifier(ctx, h.JWT); err != nil {
+			return err
+		}
+	}
+	// The events app is one per config: it identifies the config for the
+	// hub-settings agreement, and its events start transports, apply
+	// settings and end streams on time.
+	eventsApp, err := ctx.App("events")
+	if err != nil {
+		return fmt.Errorf("loading events app: %v", err)
+	}
+	events := eventsApp.(*caddyevents.App)
+	h.listenForStop(events)
+	if err := h.loadTransport(ctx); err != nil {
+		return err
+	}
+	return h.takeHub(events)
+}
+
+// setDefaults fills in every option left unset.
+func (h *Handler) setDefaults() {
 	if h.Hub == "" {
 		h.Hub = defaultHub
 	}
@@ -255,126 +272,32 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.TokenCookie == "" {
 		h.TokenCookie = defaultTokenCookie
 	}
-	if err := h.validateOptions(); err != nil {
-		return err
-	}
-	if h.JWT != nil {
-		var err error
-		if h.verifier, err = newTokenVerifier(ctx, h.JWT); err != nil {
-			return err
-		}
-	}
+}
 
-	// The events app is one per config: it identifies the config for the
-	// hub-settings agreement, and its "stopping" event, emitted before Caddy
-	// waits for open requests on reload and exit, ends our streams on time.
-	eventsApp, err := ctx.App("events")
-	if err != nil {
-		return fmt.Errorf("loading events app: %v", err)
-	}
-	events := eventsApp.(*caddyevents.App)
-	if err := events.On("stopping", stopListener{h}); err != nil {
-		h.logger.Debug("stopping event unavailable; streams end at cleanup", zap.Error(err))
-	}
-
+// loadTransport loads the transport module (memory when none is
+// configured) and derives the hub's key in the pool from it.
+func (h *Handler) loadTransport(ctx caddy.Context) error {
 	h.transport = MemoryTransport{}
 	if h.TransportRaw != nil {
 		mod, err := ctx.LoadModule(h, "TransportRaw")
 		if err != nil {
 			return fmt.Errorf("loading transport: %v", err)
 		}
-		h.transport = mod.(Transport)
+		t, ok := mod.(Transport)
+		if !ok {
+			return fmt.Errorf("module %T is not an sse transport", mod)
+		}
+		h.transport = t
 	}
 	h.poolKey = h.Hub
-	if id := h.transport.identity(); id != "" {
+	if id := h.transport.Identity(); id != "" {
 		h.poolKey += "\x00" + id
 	}
-
-	settings := h.hubSettings()
-	logger := h.logger
-	val, loaded, err := hubs.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
-		hub := NewHub(h.Hub, settings, nil)
-		hub.transport = h.transport.newHubTransport(hub, logger)
-		return &pooledHub{Hub: hub, owner: events, pending: settings}, nil
-	})
-	if err != nil {
-		return fmt.Errorf("hub %q: %v", h.Hub, err)
-	}
-	ph := val.(*pooledHub)
-	h.hub = ph.Hub // from here on, Cleanup gives the hub back, also when Provision fails
-	if err := checkOneTransport(ph, events); err != nil {
-		return err
-	}
-	if !loaded && ph.transport != nil {
-		// Reading the stream starts with the config, not at provision:
-		// a config that is only validated never dials.
-		if err := events.On("started", startListener{ph.Hub}); err != nil {
-			return err
-		}
-	}
-	if loaded {
-		ph.mu.Lock()
-		defer ph.mu.Unlock()
-		if ph.owner == events {
-			if ph.pending != settings {
-				return fmt.Errorf("hub %q: handlers in this config disagree on history, history_age, history_size or max_subscribers", h.Hub)
-			}
-			return nil
-		}
-		ph.owner, ph.pending = events, settings
-		// The surviving hub takes the new settings once this config has
-		// started: a config that fails to load, or is only validated, must
-		// leave the running config's hub, and its history, as they were.
-		if err := events.On("started", applyListener{ph.Hub, settings}); err != nil {
-			ph.Apply(settings)
-		}
-	}
 	return nil
 }
 
-// checkOneTransport refuses a config whose handlers name one hub with
-// different transports: each would get a hub of its own.
-func checkOneTransport(ph *pooledHub, events any) error {
-	var clash bool
-	hubs.Range(func(_, v any) bool {
-		other := v.(*pooledHub)
-		if other != ph && other.Name() == ph.Name() {
-			other.mu.Lock()
-			clash = other.owner == events
-			other.mu.Unlock()
-		}
-		return !clash
-	})
-	if clash {
-		return fmt.Errorf("hub %q: handlers in this config disagree on its transport", ph.Name())
-	}
-	return nil
-}
-
-// startListener starts a hub's transport once its config has started.
-type startListener struct{ hub *Hub }
-
-// Handle implements caddyevents.Handler.
-func (l startListener) Handle(context.Context, caddy.Event) error {
-	l.hub.transport.start()
-	return nil
-}
-
-// applyListener gives a surviving hub the settings of the config that
-// has just started.
-type applyListener struct {
-	hub      *Hub
-	settings HubSettings
-}
-
-// Handle implements caddyevents.Handler.
-func (l applyListener) Handle(context.Context, caddy.Event) error {
-	l.hub.Apply(l.settings)
-	return nil
-}
-
-func (h *Handler) hubSettings() HubSettings {
-	return HubSettings{
+func (h *Handler) hubSettings() hub.Settings {
+	return hub.Settings{
 		History:        *h.History,
 		HistoryAge:     time.Duration(h.HistoryAge),
 		HistorySize:    h.HistorySize,
@@ -431,16 +354,7 @@ func validateTemplate(tpl string) error {
 	if err != nil {
 		return err
 	}
-	return validateSelector(sel)
-}
-
-// stopListener ends the handler's streams when Caddy emits "stopping".
-type stopListener struct{ h *Handler }
-
-// Handle implements caddyevents.Handler.
-func (l stopListener) Handle(context.Context, caddy.Event) error {
-	l.h.stop()
-	return nil
+	return hub.ValidateSelector(sel)
 }
 
 // Cleanup ends the handler's streams and gives its hub back to the pool.
@@ -480,13 +394,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	}
 	w.Header().Set("Allow", allow)
 	return writeError(w, r, http.StatusMethodNotAllowed, errors.New("method not allowed; use "+allow))
-}
-
-// shortRetry is the reconnection delay sent when a reload or shutdown ends
-// a stream: short, so clients resume at once, and jittered, so they do not
-// all come back in the same instant.
-func shortRetry() time.Duration {
-	return 250*time.Millisecond + rand.N(time.Second)
 }
 
 // capacityRetry is the long, jittered delay sent to a client turned away

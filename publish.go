@@ -30,6 +30,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
@@ -95,7 +96,7 @@ func writeStoreError(w http.ResponseWriter, r *http.Request, err error) error {
 type publishRequest struct {
 	mediaType string
 	key       string // Idempotency-Key
-	events    []*Event
+	events    []*hub.Event
 	batch     bool   // a JSON array: answer with "ids"
 	hub       string // the "hub" field, admin API only
 }
@@ -140,12 +141,12 @@ func readPublish(w http.ResponseWriter, r *http.Request, mediaType string, limit
 
 // publishEvents stores the events of a checked request in hub. A
 // client's mistake comes back as a statusError.
-func publishEvents(ctx context.Context, hub *Hub, pub publishRequest, maxEventSize int64) ([]string, error) {
-	ids, err := hub.Store(ctx, pub.events, pub.key, int(maxEventSize))
-	if errors.Is(err, errUnavailable) {
-		return nil, statusError{http.StatusServiceUnavailable, errUnavailable}
+func publishEvents(ctx context.Context, hb *hub.Hub, pub publishRequest, maxEventSize int64) ([]string, error) {
+	ids, err := hb.Publish(ctx, pub.events, pub.key, int(maxEventSize))
+	if errors.Is(err, hub.ErrUnavailable) {
+		return nil, statusError{http.StatusServiceUnavailable, hub.ErrUnavailable}
 	}
-	if errors.Is(err, ErrEventTooLarge) {
+	if errors.Is(err, hub.ErrEventTooLarge) {
 		return nil, statusError{http.StatusRequestEntityTooLarge,
 			fmt.Errorf("an event is larger than max_event_size (%d bytes) once encoded", maxEventSize)}
 	}
@@ -267,10 +268,10 @@ func closeAfterReply(w http.ResponseWriter, r *http.Request) {
 // checkEvents validates each event and its topics against the grants.
 // The topic of the previous event, often the same in a batch, is known to
 // be allowed.
-func checkEvents(events []*Event, grants []string) error {
+func checkEvents(events []*hub.Event, grants []string) error {
 	var allowedTopic string
 	for i, e := range events {
-		if err := e.validate(); err != nil {
+		if err := e.Validate(); err != nil {
 			if len(events) > 1 {
 				err = fmt.Errorf("event %d: %v", i, err)
 			}
@@ -292,17 +293,17 @@ func checkEvents(events []*Event, grants []string) error {
 // parseFormEvent reads one event from a URL-encoded form body. A topic may
 // be repeated to publish one event to several topics. withHub accepts a
 // "hub" field, returned.
-func parseFormEvent(body []byte, withHub bool) ([]*Event, string, error) {
+func parseFormEvent(body []byte, withHub bool) ([]*hub.Event, string, error) {
 	text := string(body)
-	if events, hub, ok := scanFormEvent(text, withHub); ok {
-		return events, hub, nil
+	if events, hubName, ok := scanFormEvent(text, withHub); ok {
+		return events, hubName, nil
 	}
 	return parseFormValues(text, withHub)
 }
 
 // parseFormValues is parseFormEvent through url.ParseQuery, for the bodies
 // scanFormEvent gives up on; its results and messages are the reference.
-func parseFormValues(body string, withHub bool) ([]*Event, string, error) {
+func parseFormValues(body string, withHub bool) ([]*hub.Event, string, error) {
 	form, err := url.ParseQuery(body)
 	if err != nil {
 		return nil, "", badRequest(errors.New("malformed form body"))
@@ -321,23 +322,23 @@ func parseFormValues(body string, withHub bool) ([]*Event, string, error) {
 	if form.Has("event") && form.Has("type") {
 		return nil, "", badRequest(errors.New("give either event or type, not both"))
 	}
-	e := &Event{Topics: form["topic"], Data: form.Get("data"), Type: form.Get("event") + form.Get("type")}
+	e := &hub.Event{Topics: form["topic"], Data: form.Get("data"), Type: form.Get("event") + form.Get("type")}
 	if form.Has("retry") {
 		ms, err := strconv.ParseInt(form.Get("retry"), 10, 64)
 		if err != nil || ms < 0 || ms > maxRetryMillis {
-			return nil, "", badRequest(errRetry)
+			return nil, "", badRequest(hub.ErrRetry)
 		}
 		e.Retry = time.Duration(ms) * time.Millisecond
 	}
-	return []*Event{e}, form.Get("hub"), nil
+	return []*hub.Event{e}, form.Get("hub"), nil
 }
 
 // formEvent is the event of a form publish with, in the same allocation,
 // its first topic and the list of one event that carries it.
 type formEvent struct {
-	event  Event
+	event  hub.Event
 	topic  [1]string
-	events [1]*Event
+	events [1]*hub.Event
 }
 
 // maxScannedFormFields bounds the fields scanFormEvent takes on, well
@@ -348,13 +349,13 @@ const maxScannedFormFields = 8
 // without url.ParseQuery's map and slices: it splits and unescapes the
 // fields as ParseQuery does, and gives up, for parseFormEvent to say what
 // is wrong, on anything ParseQuery or the field checks would refuse.
-func scanFormEvent(body string, withHub bool) ([]*Event, string, bool) {
+func scanFormEvent(body string, withHub bool) ([]*hub.Event, string, bool) {
 	if strings.Count(body, "&") >= maxScannedFormFields {
 		return nil, "", false
 	}
 	fe := &formEvent{}
 	topics := fe.topic[:0:1]
-	var data, typ, retry, hub string
+	var data, typ, retry, hubName string
 	var seen uint8 // bit per single-valued field
 	for rest := body; rest != ""; {
 		var field string
@@ -386,7 +387,7 @@ func scanFormEvent(body string, withHub bool) ([]*Event, string, bool) {
 		case name == "retry":
 			bit, retry = 4, val
 		case name == "hub" && withHub:
-			bit, hub = 8, val
+			bit, hubName = 8, val
 		default:
 			return nil, "", false
 		}
@@ -408,7 +409,7 @@ func scanFormEvent(body string, withHub bool) ([]*Event, string, bool) {
 		e.Retry = time.Duration(ms) * time.Millisecond
 	}
 	fe.events[0] = e
-	return fe.events[:], hub, true
+	return fe.events[:], hubName, true
 }
 
 // maxRetryMillis keeps retry within what a time.Duration holds (about 106 days).
@@ -433,19 +434,19 @@ type hubJSONEvent struct {
 // parseJSONEvents reads an event object or an array of them (a batch).
 // withHub accepts a "hub" field, which the events of a batch must agree
 // on, and returns it.
-func parseJSONEvents(body []byte, withHub bool) ([]*Event, bool, string, error) {
+func parseJSONEvents(body []byte, withHub bool) ([]*hub.Event, bool, string, error) {
 	if !utf8.Valid(body) {
 		return nil, false, "", badRequest(errors.New("body is not valid UTF-8"))
 	}
-	if events, batch, hub, ok := scanJSONEvents(body, withHub); ok {
-		return events, batch, hub, nil
+	if events, batch, hubName, ok := scanJSONEvents(body, withHub); ok {
+		return events, batch, hubName, nil
 	}
 	return decodeJSONBody(body, withHub)
 }
 
 // decodeJSONBody is parseJSONEvents through encoding/json, for the bodies
 // scanJSONEvents gives up on; its results and messages are the reference.
-func decodeJSONBody(body []byte, withHub bool) ([]*Event, bool, string, error) {
+func decodeJSONBody(body []byte, withHub bool) ([]*hub.Event, bool, string, error) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	batch := len(trimmed) > 0 && trimmed[0] == '['
 	var raw []hubJSONEvent
@@ -465,11 +466,11 @@ func decodeJSONBody(body []byte, withHub bool) ([]*Event, bool, string, error) {
 	if len(raw) == 0 {
 		return nil, batch, "", badRequest(errors.New("batch is empty"))
 	}
-	events := make([]*Event, len(raw))
-	hub := raw[0].Hub
+	events := make([]*hub.Event, len(raw))
+	hubName := raw[0].Hub
 	for i, je := range raw {
 		e, err := je.event()
-		if err == nil && je.Hub != hub {
+		if err == nil && je.Hub != hubName {
 			err = errors.New("the events of a batch must name the same hub")
 		}
 		if err != nil {
@@ -480,7 +481,7 @@ func decodeJSONBody(body []byte, withHub bool) ([]*Event, bool, string, error) {
 		}
 		events[i] = e
 	}
-	return events, batch, hub, nil
+	return events, batch, hubName, nil
 }
 
 // decodeJSONEvents decodes one JSON object, or an array of them, and
@@ -505,8 +506,8 @@ func decodeJSONEvents[T any](body []byte, batch bool) ([]T, error) {
 	return raw, err
 }
 
-func (je jsonEvent) event() (*Event, error) {
-	e := &Event{Topics: je.Topics, Type: je.Event}
+func (je jsonEvent) event() (*hub.Event, error) {
+	e := &hub.Event{Topics: je.Topics, Type: je.Event}
 	if je.Topic != nil {
 		if je.Topics != nil {
 			return nil, errors.New("give either topic or topics, not both")
@@ -521,7 +522,7 @@ func (je jsonEvent) event() (*Event, error) {
 	}
 	switch {
 	case len(je.Data) == 0 || string(je.Data) == "null":
-		return nil, errDataMissing
+		return nil, hub.ErrDataMissing
 	case je.Data[0] == '"':
 		if err := json.Unmarshal(je.Data, &e.Data); err != nil {
 			return nil, err
@@ -538,7 +539,7 @@ func (je jsonEvent) event() (*Event, error) {
 		// string or a fraction would not name the field.
 		ms, err := strconv.ParseInt(string(je.Retry), 10, 64)
 		if err != nil || ms < 0 || ms > maxRetryMillis {
-			return nil, errRetry
+			return nil, hub.ErrRetry
 		}
 		e.Retry = time.Duration(ms) * time.Millisecond
 	}

@@ -26,6 +26,7 @@ import (
 	"testing"
 	"testing/iotest"
 
+	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/caddyserver/caddy/v2"
 )
 
@@ -50,11 +51,11 @@ func TestScanFormEventMatchesParseQuery(t *testing.T) {
 	}
 	for _, body := range bodies {
 		for _, withHub := range []bool{false, true} {
-			events, hub, err := parseFormEvent([]byte(body), withHub)
+			events, hubName, err := parseFormEvent([]byte(body), withHub)
 			wantEvents, wantHub, wantErr := parseFormValues(body, withHub)
-			if errString(err) != errString(wantErr) || hub != wantHub || !sameEvents(events, wantEvents) {
+			if errString(err) != errString(wantErr) || hubName != wantHub || !sameEvents(events, wantEvents) {
 				t.Errorf("%q (hub %v): got %v, %q, %v; want %v, %q, %v",
-					body, withHub, events, hub, err, wantEvents, wantHub, wantErr)
+					body, withHub, events, hubName, err, wantEvents, wantHub, wantErr)
 			}
 			if err == nil {
 				if cerr, werr := checkEvents(events, []string{"**"}), checkEvents(wantEvents, []string{"**"}); errString(cerr) != errString(werr) {
@@ -72,7 +73,7 @@ func errString(err error) string {
 	return err.Error()
 }
 
-func sameEvents(a, b []*Event) bool {
+func sameEvents(a, b []*hub.Event) bool {
 	if len(a) != len(b) {
 		return false
 	}

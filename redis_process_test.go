@@ -24,6 +24,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-sse/caddy-sse/hub"
 )
 
 // expectIDs fails unless the next events of the stream have exactly the
@@ -66,10 +68,10 @@ func publishTo(t *testing.T, base, data string, header ...string) (int, string) 
 }
 
 // adminHubs reads GET /sse/hubs of a Caddy process.
-func adminHubs(t *testing.T, p *caddyProcess) []HubStats {
+func adminHubs(t *testing.T, p *caddyProcess) []hub.Stats {
 	t.Helper()
 	status, _, body := doRequest(t, http.MethodGet, "http://"+p.Admin+"/sse/hubs", "", "")
-	var out []HubStats
+	var out []hub.Stats
 	if status != http.StatusOK || json.Unmarshal([]byte(body), &out) != nil {
 		t.Fatalf("GET /sse/hubs: %d %s", status, body)
 	}
@@ -115,9 +117,9 @@ func processGoroutines(t *testing.T, p *caddyProcess) int {
 func TestRedisTwoInstances(t *testing.T) {
 	url := testRedisURL(t)
 	prefix := testKeyPrefix(t, url)
-	hub := uniqueHub(t)
+	hubName := uniqueHub(t)
 	bin := caddyBinary(t)
-	site := redisSite(url, prefix, hub, "")
+	site := redisSite(url, prefix, hubName, "")
 	start := func() (*caddyProcess, *caddyProcess) {
 		a := startCaddyProcess(t, bin, t.TempDir(), freePort(t), freePort(t), site)
 		b := startCaddyProcess(t, bin, t.TempDir(), freePort(t), freePort(t), site)
@@ -157,8 +159,8 @@ func TestRedisTwoInstances(t *testing.T) {
 	rb.Close()
 
 	// An Idempotency-Key holds across instances.
-	st1, id1 := publishTo(t, a.URL, "once", "Idempotency-Key", "k-"+hub)
-	st2, id2 := publishTo(t, b.URL, "once", "Idempotency-Key", "k-"+hub)
+	st1, id1 := publishTo(t, a.URL, "once", "Idempotency-Key", "k-"+hubName)
+	st2, id2 := publishTo(t, b.URL, "once", "Idempotency-Key", "k-"+hubName)
 	if st1 != 200 || st2 != 200 || id1 != id2 {
 		t.Fatalf("same key on A then B: %d %s, %d %s", st1, id1, st2, id2)
 	}
@@ -179,7 +181,7 @@ func TestRedisTwoInstances(t *testing.T) {
 		}
 		p.waitExit(t, 30*time.Second)
 	}
-	if n := redisClients(t, url, "caddy-sse:"+hub); n != 0 {
+	if n := redisClients(t, url, "caddy-sse:"+hubName); n != 0 {
 		t.Fatalf("%d Redis connections of the hub left after both instances stopped", n)
 	}
 	a, b = start()
@@ -193,11 +195,11 @@ func TestRedisTwoInstances(t *testing.T) {
 func TestRedisOutage(t *testing.T) {
 	rs := startRedisServer(t)
 	prefix := testKeyPrefix(t, rs.URL)
-	hub := uniqueHub(t)
+	hubName := uniqueHub(t)
 	bin := caddyBinary(t)
-	a := startCaddyProcess(t, bin, t.TempDir(), freePort(t), freePort(t), redisSite(rs.URL, prefix, hub, ""))
+	a := startCaddyProcess(t, bin, t.TempDir(), freePort(t), freePort(t), redisSite(rs.URL, prefix, hubName, ""))
 	b := startCaddyProcess(t, bin, t.TempDir(), freePort(t), freePort(t),
-		redisSite(rs.URL, prefix, hub, "\n\t\theartbeat 100ms"))
+		redisSite(rs.URL, prefix, hubName, "\n\t\theartbeat 100ms"))
 	sb := openLines(t, b.URL+"/events?topic=t")
 
 	var acked []string
@@ -224,7 +226,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatalf("publish with Redis down: %d %q", status, body)
 	}
 	pollUntil(t, 10*time.Second, "B reporting Redis unreachable", func() bool { return !redisConnected(t, b) })
-	upSample := `caddy_sse_transport_up{hub="` + hub + `"}`
+	upSample := `caddy_sse_transport_up{hub="` + hubName + `"}`
 	if v := metricValue(t, b, upSample); v != "0" {
 		t.Errorf("%s = %q during the outage, want 0", upSample, v)
 	}

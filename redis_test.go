@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
 )
@@ -141,7 +142,7 @@ func redisClients(t *testing.T, url, name string) int {
 
 var redisIDRE = regexp.MustCompile(`^[1-9][0-9]*-[0-9]+$`)
 
-func redisSite(url, prefix, hub, extra string) string {
+func redisSite(url, prefix, hubName, extra string) string {
 	return fmt.Sprintf(`:{PORT} {
 	sse /events {
 		hub %s
@@ -153,17 +154,17 @@ func redisSite(url, prefix, hub, extra string) string {
 		publish_allow **%s
 	}
 }
-`, hub, url, prefix, extra)
+`, hubName, url, prefix, extra)
 }
 
 // startRedisCaddy starts Caddy in this process with a Redis hub of a name
 // of this test alone, under a key prefix of this test alone; extra adds
 // options to the handler.
-func startRedisCaddy(t *testing.T, extra string) (tc *testCaddy, url, hub string) {
+func startRedisCaddy(t *testing.T, extra string) (tc *testCaddy, url, hubName string) {
 	t.Helper()
 	url = testRedisURL(t)
-	hub = uniqueHub(t)
-	return startCaddy(t, redisSite(url, testKeyPrefix(t, url), hub, extra)), url, hub
+	hubName = uniqueHub(t)
+	return startCaddy(t, redisSite(url, testKeyPrefix(t, url), hubName, extra)), url, hubName
 }
 
 func uniqueHub(t *testing.T) string {
@@ -193,9 +194,7 @@ func TestRedisPublishSubscribe(t *testing.T) {
 			t.Fatalf("id %d = %q, want a Redis stream id", i, id)
 		}
 		if i > 0 {
-			a, _ := parseStreamID(ids[i-1])
-			b, _ := parseStreamID(id)
-			if !a.less(b) {
+			if !streamIDLess(ids[i-1], id) {
 				t.Fatalf("ids not increasing: %q then %q", ids[i-1], id)
 			}
 		}
@@ -238,16 +237,16 @@ func TestRedisResumeAndReplay(t *testing.T) {
 
 	// An id the history of 5 no longer has: sse.reset expired_id with the newest id.
 	old := tc.Subscribe("/events?topic=t", "Last-Event-ID", ids[1])
-	if ev := old.Next(5 * time.Second); ev.Type != "sse.reset" || ev.ID != live || !strings.Contains(ev.Data, ReasonExpiredID) {
+	if ev := old.Next(5 * time.Second); ev.Type != "sse.reset" || ev.ID != live || !strings.Contains(ev.Data, string(hub.ReasonExpiredID)) {
 		t.Fatalf("expired resume: got %+v", ev)
 	}
 }
 
 func TestRedisRejectsSpecialIDs(t *testing.T) {
-	tc, _, hub := startRedisCaddy(t, "")
+	tc, _, hubName := startRedisCaddy(t, "")
 	newest := tc.PublishForm("/events", "topic", "t", "data", "x")
 	pollUntil(t, 5*time.Second, "the reader has read the event", func() bool {
-		return tc.hubStatsInProcess(t, hub).NewestID == newest
+		return tc.hubStatsInProcess(t, hubName).NewestID == newest
 	})
 	// Redis's special ids and shorthands, and junk: never passed to Redis,
 	// every one a reset with the newest id.
@@ -255,7 +254,7 @@ func TestRedisRejectsSpecialIDs(t *testing.T) {
 		"18446744073709551616-0", "1-2-3", "abc", "1_1", "99999999999999-0"} {
 		s := tc.Subscribe("/events?topic=t", "Last-Event-ID", id)
 		ev := s.Next(5 * time.Second)
-		if ev.Type != "sse.reset" || ev.ID != newest || !strings.Contains(ev.Data, ReasonUnknownID) {
+		if ev.Type != "sse.reset" || ev.ID != newest || !strings.Contains(ev.Data, string(hub.ReasonUnknownID)) {
 			t.Fatalf("Last-Event-ID %q: got %+v", id, ev)
 		}
 		s.Close()
@@ -285,8 +284,8 @@ func TestRedisUnreachable(t *testing.T) {
 	// Nothing listens on this port: provisioning works (it never dials),
 	// publishes get a 503 naming the problem, streams open and heartbeat.
 	deadURL := fmt.Sprintf("redis://127.0.0.1:%d", freePort(t))
-	hub := uniqueHub(t)
-	tc := startCaddy(t, redisSite(deadURL, "sse:", hub, "\n\t\theartbeat 50ms"))
+	hubName := uniqueHub(t)
+	tc := startCaddy(t, redisSite(deadURL, "sse:", hubName, "\n\t\theartbeat 50ms"))
 	status, body := tc.Post("/events", "application/x-www-form-urlencoded", "topic=t&data=x")
 	if status != http.StatusServiceUnavailable || !strings.Contains(body, "unavailable") {
 		t.Fatalf("publish with Redis down: %d %q", status, body)
@@ -297,14 +296,14 @@ func TestRedisUnreachable(t *testing.T) {
 			seen++
 		}
 	}
-	st := tc.hubStatsInProcess(t, hub)
+	st := tc.hubStatsInProcess(t, hubName)
 	if st.Transport == nil || st.Transport.Connected || st.Transport.LastError == "" {
 		t.Fatalf("transport status with Redis down: %+v", st.Transport)
 	}
 }
 
 // hubStatsInProcess reads the stats of a pooled hub of this process.
-func (tc *testCaddy) hubStatsInProcess(t *testing.T, name string) HubStats {
+func (tc *testCaddy) hubStatsInProcess(t *testing.T, name string) hub.Stats {
 	t.Helper()
 	h, err := findHub(name)
 	if err != nil {
@@ -316,21 +315,21 @@ func (tc *testCaddy) hubStatsInProcess(t *testing.T, name string) HubStats {
 func TestRedisRestartReplaysFromRedis(t *testing.T) {
 	url := testRedisURL(t)
 	prefix := testKeyPrefix(t, url)
-	hub := uniqueHub(t)
-	site := redisSite(url, prefix, hub, "")
+	hubName := uniqueHub(t)
+	site := redisSite(url, prefix, hubName, "")
 	tc := startCaddy(t, site)
 	var ids []string
 	for i := range 4 {
 		ids = append(ids, tc.PublishForm("/events", "topic", "t", "data", fmt.Sprint(i)))
 	}
 	pollUntil(t, 5*time.Second, "the reader has read every event", func() bool {
-		return tc.hubStatsInProcess(t, hub).NewestID == ids[3]
+		return tc.hubStatsInProcess(t, hubName).NewestID == ids[3]
 	})
 	// A stop destroys the hub, its mirror and its Redis client.
 	if err := caddy.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if n := redisClients(t, url, "caddy-sse:"+hub); n != 0 {
+	if n := redisClients(t, url, "caddy-sse:"+hubName); n != 0 {
 		t.Fatalf("%d Redis connections left after stop", n)
 	}
 	tc.Load(site)
@@ -384,17 +383,17 @@ func TestRedisProvisionErrors(t *testing.T) {
 func TestRedisReloadKeepsClientAndReader(t *testing.T) {
 	url := testRedisURL(t)
 	prefix := testKeyPrefix(t, url)
-	hub := uniqueHub(t)
-	tc := startCaddy(t, redisSite(url, prefix, hub, ""))
+	hubName := uniqueHub(t)
+	tc := startCaddy(t, redisSite(url, prefix, hubName, ""))
 	first := tc.PublishForm("/events", "topic", "t", "data", "before")
-	before, err := findHub(hub)
+	before, err := findHub(hubName)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A reload changing a route option keeps the hub, its Redis client and
 	// its reader; a resume across the reload loses nothing.
-	tc.Load(redisSite(url, prefix, hub, "\n\t\theartbeat 5s"))
-	after, err := findHub(hub)
+	tc.Load(redisSite(url, prefix, hubName, "\n\t\theartbeat 5s"))
+	after, err := findHub(hubName)
 	if err != nil || after != before {
 		t.Fatalf("the reload replaced the hub (%p → %p, %v)", before, after, err)
 	}
@@ -403,15 +402,15 @@ func TestRedisReloadKeepsClientAndReader(t *testing.T) {
 	if ev := s.Next(5 * time.Second); ev.ID != second {
 		t.Fatalf("resume across the reload: got %+v, want id %s", ev, second)
 	}
-	if n := redisClients(t, url, "caddy-sse:"+hub); n < 1 {
+	if n := redisClients(t, url, "caddy-sse:"+hubName); n < 1 {
 		t.Fatalf("no Redis connection of the hub after the reload")
 	}
 	// A reload changing the transport starts a new hub of that name. (The
 	// stream is closed first: one the reload ends could otherwise go back
 	// to the client's idle pool and be picked for the next publish.)
 	s.Close()
-	tc.Load(redisSite(url, prefix+"x:", hub, ""))
-	if h, err := findHub(hub); err != nil || h == before {
+	tc.Load(redisSite(url, prefix+"x:", hubName, ""))
+	if h, err := findHub(hubName); err != nil || h == before {
 		t.Fatalf("a new key prefix kept the old hub (%v)", err)
 	}
 	fresh := tc.PublishForm("/events", "topic", "t", "data", "new stream")
@@ -422,7 +421,7 @@ func TestRedisReloadKeepsClientAndReader(t *testing.T) {
 
 func TestRedisLimits(t *testing.T) {
 	rs := startRedisServer(t) // paused below: a Redis of this test alone
-	hub := uniqueHub(t)
+	hubName := uniqueHub(t)
 	tc := startCaddy(t, fmt.Sprintf(`:{PORT} {
 	sse /events {
 		hub %s
@@ -435,10 +434,10 @@ func TestRedisLimits(t *testing.T) {
 		publish_allow **
 	}
 }
-`, hub, rs.URL))
+`, hubName, rs.URL))
 	// max_event_size counts a Redis id as 19 characters: at the limit and
 	// one byte past it.
-	base := len((&Event{Topics: []string{"t"}, Data: "x"}).encodeBody()) - 1 + idLineLen(strings.Repeat("0", redisIDEstimate))
+	base := len((&hub.Event{Topics: []string{"t"}, Data: "x"}).Body()) - 1 + hub.IDLineLen(strings.Repeat("0", 19))
 	atLimit := strings.Repeat("x", 100-base)
 	if status, b := tc.Post("/events", "application/x-www-form-urlencoded", "topic=t&data="+atLimit); status != http.StatusOK {
 		t.Fatalf("event of exactly max_event_size: %d %s", status, b)
@@ -470,13 +469,13 @@ func TestRedisLimits(t *testing.T) {
 		first <- resp.StatusCode
 	}()
 	pollUntil(t, 5*time.Second, "one publish waiting for Redis", func() bool {
-		return tc.hubStatsInProcess(t, hub).Transport.InFlight == 1
+		return tc.hubStatsInProcess(t, hubName).Transport.InFlight == 1
 	})
 	status, b := tc.Post("/events", "application/x-www-form-urlencoded", "topic=t&data=second")
 	if status != http.StatusServiceUnavailable || !strings.Contains(b, "unavailable") {
 		t.Fatalf("publish past max_in_flight: %d %q", status, b)
 	}
-	if n := tc.hubStatsInProcess(t, hub).Transport.InFlight; n != 1 {
+	if n := tc.hubStatsInProcess(t, hubName).Transport.InFlight; n != 1 {
 		t.Fatalf("the publish past max_in_flight did not return at once: %d in flight after it", n)
 	}
 	select {
@@ -487,4 +486,12 @@ func TestRedisLimits(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("a publish outlived publish_timeout by seconds")
 	}
+}
+
+// streamIDLess compares two Redis stream ids, <ms>-<seq>.
+func streamIDLess(a, b string) bool {
+	var am, as, bm, bs uint64
+	fmt.Sscanf(a, "%d-%d", &am, &as)
+	fmt.Sscanf(b, "%d-%d", &bm, &bs)
+	return am < bm || am == bm && as < bs
 }

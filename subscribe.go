@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
@@ -47,13 +48,6 @@ const (
 	maxWriteBatchBytes = 256 << 10
 )
 
-// Reasons a handler ends a stream, sent in sse.close data.
-const (
-	reasonCapacity = "capacity"
-	reasonReload   = "reload"
-	reasonShutdown = "shutdown"
-)
-
 // serveSubscribe handles a GET: it validates the selectors, checks the
 // subscribe grants, registers with the hub and streams events until the
 // client leaves, the hub drops it, or Caddy stops or reloads.
@@ -67,7 +61,7 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 		return writeError(w, r, http.StatusBadRequest, fmt.Errorf("too many topics: at most %d per subscription", h.MaxTopics))
 	}
 	for i, sel := range selectors {
-		if err := validateSelector(sel); err != nil {
+		if err := hub.ValidateSelector(sel); err != nil {
 			return writeError(w, r, http.StatusBadRequest, fmt.Errorf("topic %d: %v", i+1, err))
 		}
 	}
@@ -85,7 +79,7 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	req := SubscribeRequest{Selectors: selectors, Buffer: h.Buffer, MaxPerClient: h.MaxPerClient, Remote: r.RemoteAddr}
+	req := hub.SubscribeRequest{Selectors: selectors, Buffer: h.Buffer, MaxPerClient: h.MaxPerClient, Remote: r.RemoteAddr}
 	if id := r.Header.Get("Last-Event-ID"); id != "" {
 		req.LastEventID, req.HasLastEventID = id, true
 	} else if query.Has("last_event_id") {
@@ -105,7 +99,7 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	sub, err := h.hub.Subscribe(req)
-	if errors.Is(err, ErrCapacity) {
+	if errors.Is(err, hub.ErrCapacity) {
 		h.logger.Warn("subscriber turned away at capacity",
 			zap.String("hub", h.Hub), zap.String("remote", r.RemoteAddr), zap.String("identity", req.Identity))
 		return h.serveCapacity(w, r)
@@ -131,7 +125,7 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	st.end = ending.Done()
 	opening := [][]byte{streamOpening, retryField(time.Duration(h.Retry))}
 	if sub.ResetReason != "" {
-		opening = append(opening, controlEvent("sse.reset", sub.NewestID, 0, `{"reason":"`+sub.ResetReason+`"}`))
+		opening = append(opening, hub.ControlEvent("sse.reset", sub.NewestID, 0, `{"reason":"`+string(sub.ResetReason)+`"}`))
 	}
 	if err := st.send(opening...); err != nil {
 		return nil
@@ -141,7 +135,7 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	// ends there.
 	if err := h.sendEvents(st, sub, r, sub.Replay); err != nil {
 		if errors.Is(err, errStopping) {
-			_ = st.send(closeEvent(stoppingReason(), shortRetry()))
+			_ = st.send(closeEvent(stoppingReason(), hub.ShortRetry()))
 		}
 		return nil
 	}
@@ -156,14 +150,14 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	}
 	reason := h.pump(st, sub, r, expiry)
 	if ce := h.logger.Check(zapcore.DebugLevel, "subscriber disconnected"); ce != nil {
-		ce.Write(zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("remote", r.RemoteAddr), zap.String("reason", reason))
+		ce.Write(zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("remote", r.RemoteAddr), zap.String("reason", string(reason)))
 	}
 	return nil
 }
 
 // pump writes live events and heartbeats until the stream ends, and
 // returns why it ended.
-func (h *Handler) pump(st *stream, sub *Subscription, r *http.Request, expiry <-chan time.Time) string {
+func (h *Handler) pump(st *stream, sub *hub.Subscription, r *http.Request, expiry <-chan time.Time) hub.Reason {
 	// The heartbeat timer is not reset on every write, which would cost a
 	// timer update per event: when it fires, it is put off by the time
 	// the stream has been writing since it was set.
@@ -178,31 +172,31 @@ func (h *Handler) pump(st *stream, sub *Subscription, r *http.Request, expiry <-
 		heartbeat = timer.C
 	}
 	ended, wake := sub.Done(), sub.Wake()
-	var taken []*Event
+	var taken []*hub.Event
 	for {
 		select {
 		case <-st.end:
 			if errors.Is(h.endCause(r), errClientGone) {
-				return "client_gone"
+				return hub.ReasonClientGone
 			}
 			reason := stoppingReason()
-			_ = st.send(closeEvent(reason, shortRetry()))
+			_ = st.send(closeEvent(reason, hub.ShortRetry()))
 			return reason
 		case <-expiry:
-			_ = st.send(closeEvent(reasonTokenExpired, 0))
-			sub.CountDrop(reasonTokenExpired)
-			return reasonTokenExpired
+			_ = st.send(closeEvent(hub.ReasonTokenExpired, 0))
+			sub.CountDrop(hub.ReasonTokenExpired)
+			return hub.ReasonTokenExpired
 		case <-ended:
 			if h.stopping.Err() != nil {
 				// Cleanup closed the hub after the stop signal; both were
 				// ready and select chose this one. The client must still
 				// learn of the reload or shutdown and come back soon.
 				reason := stoppingReason()
-				_ = st.send(closeEvent(reason, shortRetry()))
+				_ = st.send(closeEvent(reason, hub.ShortRetry()))
 				return reason
 			}
 			reason := sub.Reason()
-			if reason == ReasonSlow {
+			if reason == hub.ReasonSlow {
 				h.logger.Warn("slow subscriber dropped: its queue is full",
 					zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("remote", sub.Remote))
 				return reason
@@ -216,10 +210,10 @@ func (h *Handler) pump(st *stream, sub *Subscription, r *http.Request, expiry <-
 			switch {
 			case errors.Is(err, errStopping):
 				reason := stoppingReason()
-				_ = st.send(closeEvent(reason, shortRetry()))
+				_ = st.send(closeEvent(reason, hub.ShortRetry()))
 				return reason
 			case errors.Is(err, errClientGone):
-				return "client_gone"
+				return hub.ReasonClientGone
 			case err != nil:
 				return h.writeFailed(sub, r, err)
 			}
@@ -242,18 +236,18 @@ func (h *Handler) pump(st *stream, sub *Subscription, r *http.Request, expiry <-
 
 // writeFailed counts and logs a stream dropped because a write failed,
 // and returns why: the client left, the write timed out, or it failed.
-func (h *Handler) writeFailed(sub *Subscription, r *http.Request, err error) string {
+func (h *Handler) writeFailed(sub *hub.Subscription, r *http.Request, err error) hub.Reason {
 	if r.Context().Err() != nil {
-		return "client_gone"
+		return hub.ReasonClientGone
 	}
-	reason := ReasonWriteFailed
+	reason := hub.ReasonWriteFailed
 	if errors.Is(err, os.ErrDeadlineExceeded) {
-		reason = ReasonWriteTimeout
+		reason = hub.ReasonWriteTimeout
 	}
 	sub.CountDrop(reason)
 	h.logger.Warn("subscriber dropped: write failed",
 		zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("remote", sub.Remote),
-		zap.String("reason", reason), zap.Error(err))
+		zap.String("reason", string(reason)), zap.Error(err))
 	return reason
 }
 
@@ -269,14 +263,14 @@ var (
 // whole backlog within one write_timeout, is not dropped for it. Between
 // batches it stops if the client left or the handler is stopping; before
 // the first it does not look, as its callers have just done so.
-func (h *Handler) sendEvents(st *stream, sub *Subscription, r *http.Request, evs []*Event) error {
+func (h *Handler) sendEvents(st *stream, sub *hub.Subscription, r *http.Request, evs []*hub.Event) error {
 	for first := true; len(evs) > 0; first = false {
 		if !first && closed(st.end) {
 			return h.endCause(r)
 		}
 		batch := st.batch[:0]
 		for size := 0; len(batch) < len(evs) && len(batch) < maxWriteBatch && size < maxWriteBatchBytes; {
-			batch = append(batch, evs[len(batch)].wire)
+			batch = append(batch, evs[len(batch)].Wire())
 			size += len(batch[len(batch)-1])
 		}
 		st.batch = batch
@@ -309,11 +303,11 @@ func closed(done <-chan struct{}) bool {
 }
 
 // stoppingReason tells a stream ended by the handler's stop signal why.
-func stoppingReason() string {
+func stoppingReason() hub.Reason {
 	if caddy.Exiting() {
-		return reasonShutdown
+		return hub.ReasonShutdown
 	}
-	return reasonReload
+	return hub.ReasonReload
 }
 
 // serveCapacity answers a subscriber turned away at capacity with a stream
@@ -322,12 +316,12 @@ func stoppingReason() string {
 func (h *Handler) serveCapacity(w http.ResponseWriter, r *http.Request) error {
 	st := h.openStream(w, r)
 	defer st.release()
-	_ = st.send(streamOpening, closeEvent(reasonCapacity, capacityRetry()))
+	_ = st.send(streamOpening, closeEvent(hub.ReasonCapacity, capacityRetry()))
 	return nil
 }
 
-func closeEvent(reason string, retry time.Duration) []byte {
-	return controlEvent("sse.close", "", retry, `{"reason":"`+reason+`"}`)
+func closeEvent(reason hub.Reason, retry time.Duration) []byte {
+	return hub.ControlEvent("sse.close", "", retry, `{"reason":"`+string(reason)+`"}`)
 }
 
 func retryField(d time.Duration) []byte {

@@ -37,6 +37,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sse/caddy-sse/hub"
+	"github.com/caddy-sse/caddy-sse/internal/ssetest"
 	"github.com/klauspost/compress/zstd"
 	"github.com/quic-go/quic-go/http3"
 )
@@ -193,10 +195,10 @@ func TestTransportSlowConsumer(t *testing.T) {
 	}
 }
 `)
-	hub := pooledHubNamed(t, "transport-slow")
+	hb := pooledHubNamed(t, "transport-slow")
 	fast := tc.Subscribe("/?topic=slow")
 	slow := rawSubscribe(t, tc.Port, "/?topic=slow")
-	pollUntil(t, 5*time.Second, "both subscribers registered", func() bool { return hub.Stats().Subscribers == 2 })
+	pollUntil(t, 5*time.Second, "both subscribers registered", func() bool { return hb.Stats().Subscribers == 2 })
 
 	ids := make([]string, n+1)
 	droppedAt := 0
@@ -206,11 +208,11 @@ func TestTransportSlowConsumer(t *testing.T) {
 		if ev := fast.Next(perEventTimeout); ev.ID != ids[k] || ev.Data != bulkData(k) {
 			t.Fatalf("fast subscriber: event %d has id %q and %d bytes of data, want id %q", k, ev.ID, len(ev.Data), ids[k])
 		}
-		if droppedAt == 0 && hub.Stats().Dropped == 1 {
+		if droppedAt == 0 && hb.Stats().Dropped == 1 {
 			droppedAt, droppedTime = k, time.Now()
 		}
 	}
-	st := hub.Stats()
+	st := hb.Stats()
 	if droppedAt == 0 || st.Dropped != 1 || st.Subscribers != 1 {
 		t.Fatalf("after %d events: dropped %d, subscribers %d; want the slow one dropped", n, st.Dropped, st.Subscribers)
 	}
@@ -386,17 +388,17 @@ func TestTransportWriteTimeout(t *testing.T) {
 	}
 }
 `)
-	hub := pooledHubNamed(t, "transport-wt")
+	hb := pooledHubNamed(t, "transport-wt")
 	stalled := rawSubscribe(t, tc.Port, "/?topic=wt")
-	pollUntil(t, 5*time.Second, "the subscriber registered", func() bool { return hub.Stats().Subscribers == 1 })
+	pollUntil(t, 5*time.Second, "the subscriber registered", func() bool { return hb.Stats().Subscribers == 1 })
 	ids := make([]string, n+1)
 	for k := 1; k <= n; k++ {
 		ids[k] = tc.PublishForm("/", "topic", "wt", "data", bulkData(k))
 	}
 	published := time.Now()
-	pollUntil(t, 5*time.Second, "the stalled subscriber gone", func() bool { return hub.Stats().Subscribers == 0 })
+	pollUntil(t, 5*time.Second, "the stalled subscriber gone", func() bool { return hb.Stats().Subscribers == 0 })
 	t.Logf("stalled subscriber removed %v after the last publish", time.Since(published).Round(time.Millisecond))
-	if d := hub.Stats().Dropped; d != 0 {
+	if d := hb.Stats().Dropped; d != 0 {
 		t.Fatalf("hub dropped %d subscribers for a full queue; want the write timeout to end the stream", d)
 	}
 
@@ -443,7 +445,7 @@ func TestTransportWriteTimeoutTLS(t *testing.T) {
 			}
 			client := &http.Client{Transport: rt}
 			waitForTLS(t, client, url)
-			hub := pooledHubNamed(t, "transport-wt-tls")
+			hb := pooledHubNamed(t, "transport-wt-tls")
 
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -459,12 +461,12 @@ func TestTransportWriteTimeoutTLS(t *testing.T) {
 			if want := map[string]int{"h2": 2, "h3": 3}[proto]; resp.ProtoMajor != want {
 				t.Fatalf("protocol %s, want HTTP/%d", resp.Proto, want)
 			}
-			pollUntil(t, 5*time.Second, "the subscriber registered", func() bool { return hub.Stats().Subscribers == 1 })
+			pollUntil(t, 5*time.Second, "the subscriber registered", func() bool { return hb.Stats().Subscribers == 1 })
 			for k := 1; k <= n; k++ {
 				publishWith(t, client, url, "topic", "wt", "data", bulkData(k))
 			}
-			pollUntil(t, 5*time.Second, "the stalled subscriber gone", func() bool { return hub.Stats().Subscribers == 0 })
-			if d := hub.Stats().Dropped; d != 0 {
+			pollUntil(t, 5*time.Second, "the stalled subscriber gone", func() bool { return hb.Stats().Subscribers == 0 })
+			if d := hb.Stats().Dropped; d != 0 {
 				t.Fatalf("hub dropped %d subscribers for a full queue; want the write timeout to end the stream", d)
 			}
 		})
@@ -798,35 +800,20 @@ func isNetTimeout(err error) bool {
 
 // pooledHubNamed returns the hub of that name from the pool shared by the
 // running config's handlers.
-func pooledHubNamed(t testing.TB, name string) *Hub {
+func pooledHubNamed(t testing.TB, name string) *hub.Hub {
 	t.Helper()
-	var hub *Hub
+	var hb *hub.Hub
 	hubs.Range(func(key, val any) bool {
 		if key == name {
-			hub = val.(*pooledHub).Hub
+			hb = val.(*pooledHub).Hub
 			return false
 		}
 		return true
 	})
-	if hub == nil {
+	if hb == nil {
 		t.Fatalf("no hub %q in the pool", name)
 	}
-	return hub
+	return hb
 }
 
-// pollUntil polls cond until it holds or fails the test after timeout; an
-// optional detail function explains the failure.
-func pollUntil(t testing.TB, timeout time.Duration, what string, cond func() bool, detail ...func() string) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for delay := time.Millisecond; !cond(); delay = min(2*delay, 100*time.Millisecond) {
-		if time.Now().After(deadline) {
-			msg := ""
-			for _, d := range detail {
-				msg += ": " + d()
-			}
-			t.Fatalf("gave up after %v waiting for %s%s", timeout, what, msg)
-		}
-		time.Sleep(delay)
-	}
-}
+var pollUntil = ssetest.PollUntil

@@ -12,9 +12,10 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-package caddysse
+package hub
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -48,10 +49,10 @@ func (c *hubClock) Advance(d time.Duration) {
 }
 
 // newTestHub returns a hub on a fake clock, closed when the test ends.
-func newTestHub(t testing.TB, s HubSettings) (*Hub, *hubClock) {
+func newTestHub(t testing.TB, s Settings) (*Hub, *hubClock) {
 	t.Helper()
 	clock := newHubClock()
-	h := NewHub("test", s, clock.Now)
+	h := New("test", s, Options{Now: clock.Now})
 	t.Cleanup(h.Close)
 	return h, clock
 }
@@ -65,10 +66,10 @@ func hubEvent(data string, topics ...string) *Event {
 func hubPublish(t testing.TB, h *Hub, data string, topics ...string) *Event {
 	t.Helper()
 	ev := hubEvent(data, topics...)
-	if err := ev.validate(); err != nil {
+	if err := ev.Validate(); err != nil {
 		t.Fatalf("invalid test event: %v", err)
 	}
-	ids, err := h.Publish([]*Event{ev}, "", 0)
+	ids, err := h.Publish(context.Background(), []*Event{ev}, "", 0)
 	if err != nil {
 		t.Fatalf("publish %q to %q: %v", data, topics, err)
 	}
@@ -155,7 +156,7 @@ func TestHubFanOut(t *testing.T) {
 		{"unicode", []string{"🎉/*"}, []int{7}},
 		{"nothing matches", []string{"other/**", "orders"}, nil},
 	}
-	h, _ := newTestHub(t, HubSettings{History: 100})
+	h, _ := newTestHub(t, Settings{History: 100})
 	subs := make([]*Subscription, len(tests))
 	for i, tc := range tests {
 		subs[i] = hubSubscribe(t, h, SubscribeRequest{Selectors: tc.selectors})
@@ -181,16 +182,16 @@ func TestHubFanOut(t *testing.T) {
 }
 
 func TestHubIDs(t *testing.T) {
-	h, _ := newTestHub(t, HubSettings{History: 1000})
+	h, _ := newTestHub(t, Settings{History: 1000})
 	seen := make(map[string]bool)
 	var last uint64
 	for i := range 300 {
 		var ids []string
 		var err error
 		if i%3 == 0 { // batches take consecutive ids too
-			ids, err = h.Publish([]*Event{hubEvent("a", "t"), hubEvent("b", "t")}, "", 0)
+			ids, err = h.Publish(context.Background(), []*Event{hubEvent("a", "t"), hubEvent("b", "t")}, "", 0)
 		} else {
-			ids, err = h.Publish([]*Event{hubEvent("a", "t")}, "", 0)
+			ids, err = h.Publish(context.Background(), []*Event{hubEvent("a", "t")}, "", 0)
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -216,15 +217,15 @@ func TestHubIDsDistinctBetweenHubs(t *testing.T) {
 	clock := newHubClock()
 	epochs := make(map[string]bool)
 	for range 200 {
-		h := NewHub("x", HubSettings{}, clock.Now)
-		if epochs[h.epoch] {
-			t.Fatalf("two hubs started at the same instant share the epoch %q", h.epoch)
+		h := New("x", Settings{}, Options{Now: clock.Now})
+		if epochs[epochOf(h)] {
+			t.Fatalf("two hubs started at the same instant share the epoch %q", epochOf(h))
 		}
-		epochs[h.epoch] = true
+		epochs[epochOf(h)] = true
 	}
 
-	a := NewHub("a", HubSettings{History: 10}, clock.Now)
-	b := NewHub("b", HubSettings{History: 10}, clock.Now)
+	a := New("a", Settings{History: 10}, Options{Now: clock.Now})
+	b := New("b", Settings{History: 10}, Options{Now: clock.Now})
 	defer a.Close()
 	defer b.Close()
 	var aIDs, bIDs []string
@@ -262,7 +263,7 @@ func TestHubResume(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h, _ := newTestHub(t, HubSettings{History: 100})
+			h, _ := newTestHub(t, Settings{History: 100})
 			var evs []*Event // even ones on "a", odd ones on "b"
 			for i := range 10 {
 				evs = append(evs, hubPublish(t, h, strconv.Itoa(i), []string{"a", "b"}[i%2]))
@@ -293,13 +294,13 @@ func TestHubResume(t *testing.T) {
 func TestHubResumeWhilePublishing(t *testing.T) {
 	const total = 3000
 	for round := range 5 {
-		h, _ := newTestHub(t, HubSettings{History: total})
+		h, _ := newTestHub(t, Settings{History: total})
 		ids := make(chan string, total)
 		errc := make(chan error, 1)
 		go func() {
 			defer close(ids)
 			for i := range total {
-				got, err := h.Publish([]*Event{hubEvent(strconv.Itoa(i), "jobs/1")}, "", 0)
+				got, err := h.Publish(context.Background(), []*Event{hubEvent(strconv.Itoa(i), "jobs/1")}, "", 0)
 				if err != nil {
 					errc <- err
 					return
@@ -349,7 +350,7 @@ func TestHubResumeWhilePublishing(t *testing.T) {
 }
 
 func TestHubReplayN(t *testing.T) {
-	h, _ := newTestHub(t, HubSettings{History: 5})
+	h, _ := newTestHub(t, Settings{History: 5})
 	var evs []*Event
 	for i := range 8 {
 		evs = append(evs, hubPublish(t, h, strconv.Itoa(i), []string{"a", "b"}[i%2]))
@@ -389,7 +390,7 @@ func TestHubReplayN(t *testing.T) {
 }
 
 func TestHubResumeUnknownID(t *testing.T) {
-	other := NewHub("other", HubSettings{History: 10}, nil)
+	other := New("other", Settings{History: 10}, Options{})
 	defer other.Close()
 	otherID := hubPublish(t, other, "x", "a").ID
 
@@ -405,25 +406,25 @@ func TestHubResumeUnknownID(t *testing.T) {
 		{"minus one", 3, func(*Hub, string) string { return "-1" }},
 		{"empty", 3, func(*Hub, string) string { return "" }},
 		{"8 KB", 3, func(*Hub, string) string { return strings.Repeat("9", 8192) }},
-		{"8 KB after the epoch", 3, func(h *Hub, _ string) string { return h.epoch + "-" + strings.Repeat("1", 8192) }},
+		{"8 KB after the epoch", 3, func(h *Hub, _ string) string { return epochOf(h) + "-" + strings.Repeat("1", 8192) }},
 		{"another hub's id", 3, func(*Hub, string) string { return otherID }},
-		{"future sequence", 3, func(h *Hub, _ string) string { return h.epoch + "-4" }},
-		{"far future sequence", 3, func(h *Hub, _ string) string { return h.epoch + "-18446744073709551615" }},
-		{"sequence overflow", 3, func(h *Hub, _ string) string { return h.epoch + "-18446744073709551616" }},
-		{"no sequence", 3, func(h *Hub, _ string) string { return h.epoch + "-" }},
-		{"signed sequence", 3, func(h *Hub, _ string) string { return h.epoch + "-+2" }},
-		{"padded sequence", 3, func(h *Hub, _ string) string { return h.epoch + "-02" }},
-		{"negative sequence", 3, func(h *Hub, _ string) string { return h.epoch + "--2" }},
-		{"epoch only", 3, func(h *Hub, _ string) string { return h.epoch }},
+		{"future sequence", 3, func(h *Hub, _ string) string { return epochOf(h) + "-4" }},
+		{"far future sequence", 3, func(h *Hub, _ string) string { return epochOf(h) + "-18446744073709551615" }},
+		{"sequence overflow", 3, func(h *Hub, _ string) string { return epochOf(h) + "-18446744073709551616" }},
+		{"no sequence", 3, func(h *Hub, _ string) string { return epochOf(h) + "-" }},
+		{"signed sequence", 3, func(h *Hub, _ string) string { return epochOf(h) + "-+2" }},
+		{"padded sequence", 3, func(h *Hub, _ string) string { return epochOf(h) + "-02" }},
+		{"negative sequence", 3, func(h *Hub, _ string) string { return epochOf(h) + "--2" }},
+		{"epoch only", 3, func(h *Hub, _ string) string { return epochOf(h) }},
 		{"trailing text", 3, func(_ *Hub, newest string) string { return newest + "x" }},
 		{"leading space", 3, func(_ *Hub, newest string) string { return " " + newest }},
 		{"empty hub", 0, func(*Hub, string) string { return "$" }},
-		{"empty hub, future sequence", 0, func(h *Hub, _ string) string { return h.epoch + "-1" }},
+		{"empty hub, future sequence", 0, func(h *Hub, _ string) string { return epochOf(h) + "-1" }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			h, _ := newTestHub(t, HubSettings{History: 10})
-			newest := h.idFor(0)
+			h, _ := newTestHub(t, Settings{History: 10})
+			newest := idFor(h, 0)
 			for range tc.publish {
 				newest = hubPublish(t, h, "x", "a").ID
 			}
@@ -448,21 +449,21 @@ func TestHubResumeUnknownID(t *testing.T) {
 func TestHubHistoryTrim(t *testing.T) {
 	// size is the encoded size of each event below: same data, and ids of
 	// the same length while the sequence stays below 10.
-	probe, _ := newTestHub(t, HubSettings{History: 1})
+	probe, _ := newTestHub(t, Settings{History: 1})
 	size := int64(hubPublish(t, probe, "payload", "t").Size())
 
 	tests := []struct {
 		name     string
-		settings HubSettings
+		settings Settings
 		kept     int // of 6 events published
 	}{
-		{"by count", HubSettings{History: 4}, 4},
-		{"count above what was published", HubSettings{History: 100}, 6},
-		{"history 0 keeps nothing", HubSettings{History: 0}, 0},
-		{"by size", HubSettings{History: 100, HistorySize: 3 * size}, 3},
-		{"by size, one byte short", HubSettings{History: 100, HistorySize: 3*size - 1}, 2},
-		{"by size, smaller than one event", HubSettings{History: 100, HistorySize: size - 1}, 0},
-		{"count below size", HubSettings{History: 2, HistorySize: 5 * size}, 2},
+		{"by count", Settings{History: 4}, 4},
+		{"count above what was published", Settings{History: 100}, 6},
+		{"history 0 keeps nothing", Settings{History: 0}, 0},
+		{"by size", Settings{History: 100, HistorySize: 3 * size}, 3},
+		{"by size, one byte short", Settings{History: 100, HistorySize: 3*size - 1}, 2},
+		{"by size, smaller than one event", Settings{History: 100, HistorySize: size - 1}, 0},
+		{"count below size", Settings{History: 2, HistorySize: 5 * size}, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -509,7 +510,7 @@ func checkHistoryWindow(t *testing.T, h *Hub, evs []*Event, first int) {
 }
 
 func TestHubHistoryAge(t *testing.T) {
-	h, clock := newTestHub(t, HubSettings{History: 100, HistoryAge: 1500 * time.Millisecond})
+	h, clock := newTestHub(t, Settings{History: 100, HistoryAge: 1500 * time.Millisecond})
 	var evs []*Event
 	for i := range 4 {
 		if i > 0 {
@@ -536,47 +537,47 @@ func TestHubHistoryAge(t *testing.T) {
 }
 
 func TestHubApplyTrims(t *testing.T) {
-	h, _ := newTestHub(t, HubSettings{History: 10})
+	h, _ := newTestHub(t, Settings{History: 10})
 	var evs []*Event
 	for i := range 9 {
 		evs = append(evs, hubPublish(t, h, strconv.Itoa(i), "t"))
 	}
 	size := int64(evs[0].Size())
 
-	h.Apply(HubSettings{History: 5})
+	h.Apply(Settings{History: 5})
 	if st := h.Stats(); st.HistoryLen != 5 || h.Settings().History != 5 {
 		t.Fatalf("after shrinking history to 5: %d events, settings %+v", st.HistoryLen, h.Settings())
 	}
 	checkHistoryWindow(t, h, evs, 4)
 
-	h.Apply(HubSettings{History: 5, HistorySize: 2 * size})
+	h.Apply(Settings{History: 5, HistorySize: 2 * size})
 	if st := h.Stats(); st.HistoryLen != 2 || st.HistoryBytes != 2*size {
 		t.Fatalf("after shrinking history_size: %+v", st)
 	}
 	checkHistoryWindow(t, h, evs, 7)
 
-	h.Apply(HubSettings{History: 0})
+	h.Apply(Settings{History: 0})
 	if st := h.Stats(); st.HistoryLen != 0 || st.HistoryBytes != 0 {
 		t.Fatalf("after history 0: %+v", st)
 	}
 	checkHistoryWindow(t, h, evs, 9)
 
 	// Growing the limits keeps what is there and lets history grow again.
-	h.Apply(HubSettings{History: 10})
+	h.Apply(Settings{History: 10})
 	evs = append(evs, hubPublish(t, h, "9", "t"))
 	checkHistoryWindow(t, h, evs, 9)
 }
 
 func TestHubIdempotencyKey(t *testing.T) {
-	h, _ := newTestHub(t, HubSettings{History: 3})
+	h, _ := newTestHub(t, Settings{History: 3})
 	sub := hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"**"}})
 
-	first, err := h.Publish([]*Event{hubEvent("one", "t"), hubEvent("two", "t")}, "key-1", 0)
+	first, err := h.Publish(context.Background(), []*Event{hubEvent("one", "t"), hubEvent("two", "t")}, "key-1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := h.Stats()
-	again, err := h.Publish([]*Event{hubEvent("one", "t"), hubEvent("two", "t")}, "key-1", 0)
+	again, err := h.Publish(context.Background(), []*Event{hubEvent("one", "t"), hubEvent("two", "t")}, "key-1", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -584,7 +585,7 @@ func TestHubIdempotencyKey(t *testing.T) {
 		t.Fatalf("retry got ids %q, want the original %q", again, first)
 	}
 	// A retry with different content still gets the original answer.
-	if again, err := h.Publish([]*Event{hubEvent("changed", "u")}, "key-1", 0); err != nil || !slices.Equal(again, first) {
+	if again, err := h.Publish(context.Background(), []*Event{hubEvent("changed", "u")}, "key-1", 0); err != nil || !slices.Equal(again, first) {
 		t.Fatalf("retry with other content: %q, %v; want %q", again, err, first)
 	}
 	if after := h.Stats(); after != before {
@@ -595,22 +596,22 @@ func TestHubIdempotencyKey(t *testing.T) {
 	}
 
 	// Another key, or no key, is a new publish.
-	other, err := h.Publish([]*Event{hubEvent("three", "t")}, "key-2", 0)
+	other, err := h.Publish(context.Background(), []*Event{hubEvent("three", "t")}, "key-2", 0)
 	if err != nil || slices.Contains(first, other[0]) {
 		t.Fatalf("new key got %q, %v", other, err)
 	}
 	// History (3) now holds one, two, three: key-1 is still known.
-	if again, _ := h.Publish([]*Event{hubEvent("one", "t")}, "key-1", 0); !slices.Equal(again, first) {
+	if again, _ := h.Publish(context.Background(), []*Event{hubEvent("one", "t")}, "key-1", 0); !slices.Equal(again, first) {
 		t.Fatalf("key-1 while its events are in history: %q, want %q", again, first)
 	}
 	// "four" pushes "one" out; "two" is still there, and so is the key.
 	hubPublish(t, h, "four", "t")
-	if again, _ := h.Publish([]*Event{hubEvent("one", "t")}, "key-1", 0); !slices.Equal(again, first) {
+	if again, _ := h.Publish(context.Background(), []*Event{hubEvent("one", "t")}, "key-1", 0); !slices.Equal(again, first) {
 		t.Fatalf("key-1 while one of its events is in history: %q, want %q", again, first)
 	}
 	// "five" pushes "two" out: key-1 is forgotten.
 	hubPublish(t, h, "five", "t")
-	fresh, err := h.Publish([]*Event{hubEvent("one again", "t")}, "key-1", 0)
+	fresh, err := h.Publish(context.Background(), []*Event{hubEvent("one again", "t")}, "key-1", 0)
 	if err != nil || slices.Contains(first, fresh[0]) || idSeq(t, fresh[0]) != 6 {
 		t.Fatalf("key-1 after its events left history: %q, %v; want a new id", fresh, err)
 	}
@@ -622,28 +623,28 @@ func TestHubIdempotencyKey(t *testing.T) {
 	}
 
 	// With no history, a key is forgotten at once.
-	none, _ := newTestHub(t, HubSettings{History: 0})
-	a, _ := none.Publish([]*Event{hubEvent("x", "t")}, "k", 0)
-	b, _ := none.Publish([]*Event{hubEvent("x", "t")}, "k", 0)
+	none, _ := newTestHub(t, Settings{History: 0})
+	a, _ := none.Publish(context.Background(), []*Event{hubEvent("x", "t")}, "k", 0)
+	b, _ := none.Publish(context.Background(), []*Event{hubEvent("x", "t")}, "k", 0)
 	if slices.Equal(a, b) {
 		t.Fatalf("history 0 remembered an idempotency key: %q", a)
 	}
 }
 
 func TestHubIdempotencyKeyExpiresWithAge(t *testing.T) {
-	h, clock := newTestHub(t, HubSettings{History: 100, HistoryAge: time.Minute})
-	first, err := h.Publish([]*Event{hubEvent("x", "t")}, "k", 0)
+	h, clock := newTestHub(t, Settings{History: 100, HistoryAge: time.Minute})
+	first, err := h.Publish(context.Background(), []*Event{hubEvent("x", "t")}, "k", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(time.Minute)
-	if again, _ := h.Publish([]*Event{hubEvent("x", "t")}, "k", 0); !slices.Equal(again, first) {
+	if again, _ := h.Publish(context.Background(), []*Event{hubEvent("x", "t")}, "k", 0); !slices.Equal(again, first) {
 		t.Fatalf("key forgotten while its event is in history: %q", again)
 	}
 	// Once the event has expired the key is forgotten, even though nothing
 	// was published or subscribed since to trim history.
 	clock.Advance(time.Second)
-	again, err := h.Publish([]*Event{hubEvent("x", "t")}, "k", 0)
+	again, err := h.Publish(context.Background(), []*Event{hubEvent("x", "t")}, "k", 0)
 	if err != nil || slices.Equal(again, first) {
 		t.Fatalf("key remembered after its event expired: %q, %v", again, err)
 	}
@@ -653,22 +654,22 @@ func TestHubIdempotencyKeyExpiresWithAge(t *testing.T) {
 }
 
 func TestHubPublishAtomic(t *testing.T) {
-	h, _ := newTestHub(t, HubSettings{History: 100})
+	h, _ := newTestHub(t, Settings{History: 100})
 	sub := hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"**"}})
 	proto := hubPublish(t, h, strings.Repeat("x", 100), "t")
 	hubQueued(sub.Subscriber)
 	size := proto.Size()
-	if want := len(proto.encode()); size != want {
+	if want := len(proto.Encode()); size != want {
 		t.Fatalf("Size() = %d, encoded event is %d bytes", size, want)
 	}
 
 	before := h.Stats()
 	// The second event of the batch is too large: nothing is stored.
-	_, err := h.Publish([]*Event{hubEvent("small", "t"), hubEvent(strings.Repeat("x", 101), "t")}, "batch", size)
+	_, err := h.Publish(context.Background(), []*Event{hubEvent("small", "t"), hubEvent(strings.Repeat("x", 101), "t")}, "batch", size)
 	if !errors.Is(err, ErrEventTooLarge) {
 		t.Fatalf("oversized batch: %v, want ErrEventTooLarge", err)
 	}
-	_, err = h.Publish([]*Event{hubEvent(strings.Repeat("x", 100), "t")}, "", size-1)
+	_, err = h.Publish(context.Background(), []*Event{hubEvent(strings.Repeat("x", 100), "t")}, "", size-1)
 	if !errors.Is(err, ErrEventTooLarge) {
 		t.Fatalf("event one byte over the limit: %v, want ErrEventTooLarge", err)
 	}
@@ -681,7 +682,7 @@ func TestHubPublishAtomic(t *testing.T) {
 
 	// Exactly at the limit is accepted, and takes the next id: the refused
 	// publishes used none.
-	ids, err := h.Publish([]*Event{hubEvent(strings.Repeat("x", 100), "t")}, "", size)
+	ids, err := h.Publish(context.Background(), []*Event{hubEvent(strings.Repeat("x", 100), "t")}, "", size)
 	if err != nil {
 		t.Fatalf("event exactly at the limit: %v", err)
 	}
@@ -689,7 +690,7 @@ func TestHubPublishAtomic(t *testing.T) {
 		t.Fatalf("id %q after %q", ids[0], proto.ID)
 	}
 	// The idempotency key of the refused batch was not remembered.
-	batch, err := h.Publish([]*Event{hubEvent("small", "t"), hubEvent("small too", "t")}, "batch", size)
+	batch, err := h.Publish(context.Background(), []*Event{hubEvent("small", "t"), hubEvent("small too", "t")}, "batch", size)
 	if err != nil || len(batch) != 2 || idSeq(t, batch[0]) != idSeq(t, ids[0])+1 {
 		t.Fatalf("batch after the refused one: %q, %v", batch, err)
 	}
@@ -704,7 +705,7 @@ func TestHubPublishAtomic(t *testing.T) {
 
 func TestHubCapacity(t *testing.T) {
 	t.Run("max_subscribers", func(t *testing.T) {
-		h, _ := newTestHub(t, HubSettings{MaxSubscribers: 2})
+		h, _ := newTestHub(t, Settings{MaxSubscribers: 2})
 		a := hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"t"}, Client: "a"})
 		hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"t"}, Client: "b"})
 		if _, err := h.Subscribe(SubscribeRequest{Selectors: []string{"t"}, Client: "c", Buffer: 1}); !errors.Is(err, ErrCapacity) {
@@ -721,7 +722,7 @@ func TestHubCapacity(t *testing.T) {
 		}
 	})
 	t.Run("max_per_client", func(t *testing.T) {
-		h, _ := newTestHub(t, HubSettings{})
+		h, _ := newTestHub(t, Settings{})
 		req := func(client string) SubscribeRequest {
 			return SubscribeRequest{Selectors: []string{"t"}, Client: client, MaxPerClient: 2, Buffer: 1}
 		}
@@ -733,7 +734,7 @@ func TestHubCapacity(t *testing.T) {
 		hubSubscribe(t, h, req("bob")) // other clients are not affected
 		hubSubscribe(t, h, req("bob"))
 		// A hub-side disconnect frees the slot too.
-		if !h.Disconnect(a1.ID, "operator") {
+		if !h.Disconnect(a1.ID, "operator", 0) {
 			t.Fatal("Disconnect did not find the subscriber")
 		}
 		hubSubscribe(t, h, req("alice"))
@@ -748,7 +749,7 @@ func TestHubCapacity(t *testing.T) {
 }
 
 func TestHubSlowConsumer(t *testing.T) {
-	h, _ := newTestHub(t, HubSettings{History: 100})
+	h, _ := newTestHub(t, Settings{History: 100})
 	slow := hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"t"}, Buffer: 2})
 	fast := hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"t", "*"}, Buffer: 1})
 
@@ -780,17 +781,17 @@ func TestHubSlowConsumer(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 	// The slow client resumes from history without a gap.
-	resumed := hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"t"}, LastEventID: h.idFor(2), HasLastEventID: true})
+	resumed := hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"t"}, LastEventID: idFor(h, 2), HasLastEventID: true})
 	if resumed.ResetReason != "" || !slices.Equal(hubData(resumed.Replay), []string{"2", "3", "4"}) {
 		t.Fatalf("resume after the drop: reason %q, replay %q", resumed.ResetReason, hubData(resumed.Replay))
 	}
 }
 
 func TestHubDisconnect(t *testing.T) {
-	h, _ := newTestHub(t, HubSettings{})
+	h, _ := newTestHub(t, Settings{})
 	a := hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"t"}})
 	b := hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"t"}})
-	if !h.Disconnect(a.ID, "kicked") {
+	if !h.Disconnect(a.ID, "kicked", 0) {
 		t.Fatal("Disconnect did not find the subscriber")
 	}
 	if !hubDone(a.Subscriber) {
@@ -802,7 +803,7 @@ func TestHubDisconnect(t *testing.T) {
 	if hubDone(b.Subscriber) {
 		t.Fatal("Disconnect ended another subscriber")
 	}
-	if h.Disconnect(a.ID, "again") || h.Disconnect(9999, "none") {
+	if h.Disconnect(a.ID, "again", 0) || h.Disconnect(9999, "none", 0) {
 		t.Fatal("Disconnect reported a subscriber that is gone or never was")
 	}
 	if a.Reason() != "kicked" {
@@ -833,7 +834,7 @@ func TestHubDisconnect(t *testing.T) {
 }
 
 func TestHubClose(t *testing.T) {
-	h := NewHub("closing", HubSettings{History: 10}, nil)
+	h := New("closing", Settings{History: 10}, Options{})
 	subs := []*Subscription{
 		hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"a"}}),
 		hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"**"}}),
@@ -851,12 +852,10 @@ func TestHubClose(t *testing.T) {
 	if _, err := h.Subscribe(SubscribeRequest{Selectors: []string{"a"}, Buffer: 1}); !errors.Is(err, ErrHubClosed) {
 		t.Fatalf("Subscribe after Close: %v, want ErrHubClosed", err)
 	}
-	if _, err := h.Publish([]*Event{hubEvent("x", "a")}, "", 0); !errors.Is(err, ErrHubClosed) {
+	if _, err := h.Publish(context.Background(), []*Event{hubEvent("x", "a")}, "", 0); !errors.Is(err, ErrHubClosed) {
 		t.Fatalf("Publish after Close: %v, want ErrHubClosed", err)
 	}
-	if err := h.Destruct(); err != nil { // the pool may destruct a closed hub
-		t.Fatal(err)
-	}
+	h.Close() // closing twice is harmless
 	if st := h.Stats(); st.Subscribers != 0 || st.Topics != 0 || st.HistoryLen != 0 || st.HistoryBytes != 0 || st.Dropped != 2 || st.Published != 1 {
 		t.Fatalf("stats after Close: %+v", st)
 	}
@@ -865,8 +864,8 @@ func TestHubClose(t *testing.T) {
 // TestHubStats runs a scenario and checks every counter against it, then
 // that the indexes are empty once every subscriber has gone.
 func TestHubStats(t *testing.T) {
-	h, _ := newTestHub(t, HubSettings{History: 4})
-	if st := h.Stats(); st != (HubStats{Name: "test"}) {
+	h, _ := newTestHub(t, Settings{History: 4})
+	if st := h.Stats(); st != (Stats{Name: "test"}) {
 		t.Fatalf("new hub stats %+v", st)
 	}
 	a := hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"orders/1", "orders/*"}, Client: "alice", MaxPerClient: 1})
@@ -884,11 +883,11 @@ func TestHubStats(t *testing.T) {
 	a.Delivered(len(hubQueued(a.Subscriber)))
 	d := hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"orders/**"}, Replay: 10})
 	st := h.Stats()
-	want := HubStats{
+	want := Stats{
 		Name: "test", Subscribers: 3, Topics: 4, // orders/1, orders/*, logs/**, orders/**
 		Published: 8, Delivered: 6, Replayed: 2, Dropped: 1,
 		HistoryLen: 4, HistoryBytes: st.HistoryBytes,
-		OldestID: h.idFor(5), NewestID: h.idFor(8),
+		OldestID: idFor(h, 5), NewestID: idFor(h, 8),
 	}
 	if st != want {
 		t.Fatalf("stats\n%+v\nwant\n%+v", st, want)
@@ -916,3 +915,9 @@ func TestHubStats(t *testing.T) {
 	// alice's slot is free again.
 	hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"orders/1"}, Client: "alice", MaxPerClient: 1})
 }
+
+// epochOf returns the epoch of a memory hub's ids.
+func epochOf(h *Hub) string { return h.log.(*memoryLog).epoch }
+
+// idFor returns the id a memory hub gives its n-th event.
+func idFor(h *Hub, n uint64) string { return h.log.FormatID(Position{Minor: n}) }

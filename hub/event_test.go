@@ -12,7 +12,7 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-package caddysse
+package hub
 
 import (
 	"bytes"
@@ -22,6 +22,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-sse/caddy-sse/internal/ssetest"
 )
 
 // lineBreaks normalises CRLF and lone CR to LF, as a WHATWG parser does.
@@ -31,8 +33,8 @@ var lineBreaks = strings.NewReplacer("\r\n", "\n", "\r", "\n")
 // parser and checks that a client sees what was published.
 func checkRoundTrip(t *testing.T, ev *Event) {
 	t.Helper()
-	wire := ev.encode()
-	p := newSSEParser(bytes.NewReader(wire))
+	wire := ev.Encode()
+	p := ssetest.NewParser(bytes.NewReader(wire))
 	got, err := p.Next()
 	if err != nil {
 		t.Fatalf("parsing %q: %v", wire, err)
@@ -111,7 +113,7 @@ func TestEncodeRoundTrip(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.ev.validate(); err != nil {
+			if err := tc.ev.Validate(); err != nil {
 				t.Fatalf("the test event is invalid: %v", err)
 			}
 			checkRoundTrip(t, &tc.ev)
@@ -123,22 +125,22 @@ func TestEncodeRoundTrip(t *testing.T) {
 func TestEncodeWire(t *testing.T) {
 	ev := Event{ID: "k-3", Type: "warn", Topics: []string{"logs/a", "logs/b"}, Data: " x\r\ny\rz\n", Retry: 2 * time.Second}
 	want := "id: k-3\nevent: warn\nretry: 2000\ntopic: logs/a\ntopic: logs/b\ndata:  x\ndata: y\ndata: z\ndata: \n\n"
-	if got := string(ev.encode()); got != want {
+	if got := string(ev.Encode()); got != want {
 		t.Fatalf("encode() =\n%q\nwant\n%q", got, want)
 	}
 	ev.Type = "message"
 	ev.Retry = 0
 	want = "id: k-3\ntopic: logs/a\ntopic: logs/b\ndata:  x\ndata: y\ndata: z\ndata: \n\n"
-	if got := string(ev.encode()); got != want {
+	if got := string(ev.Encode()); got != want {
 		t.Fatalf("encode() =\n%q\nwant\n%q", got, want)
 	}
 }
 
 func TestEncodeControlEvent(t *testing.T) {
 	for _, id := range []string{"k-7", ""} {
-		wire := controlEvent("sse.reset", id, 0, `{"reason":"unknown_id"}`)
-		p := newSSEParser(bytes.NewReader(wire))
-		p.lastID = "before" // the client's last id, which an id-less event keeps
+		wire := ControlEvent("sse.reset", id, 0, `{"reason":"unknown_id"}`)
+		p := ssetest.NewParser(bytes.NewReader(wire))
+		p.LastID = "before" // the client's last id, which an id-less event keeps
 		got, err := p.Next()
 		if err != nil {
 			t.Fatalf("parsing %q: %v", wire, err)
@@ -148,7 +150,7 @@ func TestEncodeControlEvent(t *testing.T) {
 			wantID = "before"
 		}
 		if got.Type != "sse.reset" || got.Data != `{"reason":"unknown_id"}` || got.ID != wantID || got.Topics != nil || got.Retry != -1 {
-			t.Errorf("controlEvent(id %q) parsed as %+v", id, got)
+			t.Errorf("ControlEvent(id %q) parsed as %+v", id, got)
 		}
 	}
 }
@@ -176,24 +178,24 @@ func TestEventValidate(t *testing.T) {
 		{"reserved prefix alone", func(e *Event) { e.Type = "sse." }, errTypeReserved},
 		{"reserved close", func(e *Event) { e.Type = "sse.close" }, errTypeReserved},
 		{"invalid UTF-8 in type", func(e *Event) { e.Type = "a\xffb" }, errTypeUTF8},
-		{"empty data", func(e *Event) { e.Data = "" }, errDataMissing},
+		{"empty data", func(e *Event) { e.Data = "" }, ErrDataMissing},
 		{"invalid UTF-8 in data", func(e *Event) { e.Data = "a\xc3" }, errDataUTF8},
 		{"surrogate in data", func(e *Event) { e.Data = "\xed\xa0\x80" }, errDataUTF8},
-		{"no topic", func(e *Event) { e.Topics = nil }, errNoTopic},
-		{"empty topic list", func(e *Event) { e.Topics = []string{} }, errNoTopic},
+		{"no topic", func(e *Event) { e.Topics = nil }, ErrNoTopic},
+		{"empty topic list", func(e *Event) { e.Topics = []string{} }, ErrNoTopic},
 		{"empty topic", func(e *Event) { e.Topics = []string{""} }, errTopicEmpty},
 		{"wildcard topic", func(e *Event) { e.Topics = []string{"orders/*"} }, errTopicWildcard},
 		{"double wildcard topic", func(e *Event) { e.Topics = []string{"**"} }, errTopicWildcard},
 		{"bad second topic", func(e *Event) { e.Topics = []string{"ok", "a b"} }, errTopicChar},
 		{"empty segment", func(e *Event) { e.Topics = []string{"a//b"} }, errTopicSegment},
 		{"topic too long", func(e *Event) { e.Topics = []string{strings.Repeat("a", 257)} }, errTopicTooLong},
-		{"negative retry", func(e *Event) { e.Retry = -time.Millisecond }, errRetry},
-		{"retry of minus one nanosecond", func(e *Event) { e.Retry = -1 }, errRetry},
+		{"negative retry", func(e *Event) { e.Retry = -time.Millisecond }, ErrRetry},
+		{"retry of minus one nanosecond", func(e *Event) { e.Retry = -1 }, ErrRetry},
 	}
 	for _, tc := range tests {
 		ev := valid()
 		tc.modify(&ev)
-		err := ev.validate()
+		err := ev.Validate()
 		if tc.want == nil {
 			if err != nil {
 				t.Errorf("%s: validate() = %v, want nil", tc.name, err)
@@ -250,7 +252,7 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 				ev.Topics = append(ev.Topics, topic)
 			}
 		}
-		if ev.validate() != nil {
+		if ev.Validate() != nil {
 			return
 		}
 		checkRoundTrip(t, ev)

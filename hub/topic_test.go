@@ -12,7 +12,7 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-package caddysse
+package hub
 
 import (
 	"errors"
@@ -33,8 +33,8 @@ var validTopics = []string{
 	"flags/🇫🇷",
 	"a\uFFFDb", // the replacement character itself is valid UTF-8
 	"x-y_z.w~!@#$%^&()+=[]{}|;:'\",<>?",
-	strings.Repeat("a", maxTopicLen),
-	strings.Repeat("é", maxTopicLen/2), // 256 bytes in 128 runes
+	strings.Repeat("a", MaxTopicLen),
+	strings.Repeat("é", MaxTopicLen/2), // 256 bytes in 128 runes
 }
 
 // badTopicChars are topics and selectors refused for their bytes, with
@@ -45,8 +45,8 @@ var badTopicChars = []struct {
 	want error
 }{
 	{"empty", "", errTopicEmpty},
-	{"257 bytes", strings.Repeat("a", maxTopicLen+1), errTopicTooLong},
-	{"257 bytes of runes", strings.Repeat("é", maxTopicLen/2) + "a", errTopicTooLong},
+	{"257 bytes", strings.Repeat("a", MaxTopicLen+1), errTopicTooLong},
+	{"257 bytes of runes", strings.Repeat("é", MaxTopicLen/2) + "a", errTopicTooLong},
 	{"space", "a b", errTopicChar},
 	{"leading space", " a", errTopicChar},
 	{"trailing space", "a ", errTopicChar},
@@ -76,24 +76,24 @@ var badSegments = []string{"/", "//", "/a", "a/", "a//b", "/a/b", "a/b/", "a///b
 
 func TestValidateTopic(t *testing.T) {
 	for _, topic := range validTopics {
-		if err := validateTopic(topic); err != nil {
-			t.Errorf("validateTopic(%q) = %v, want nil", topic, err)
+		if err := ValidateTopic(topic); err != nil {
+			t.Errorf("ValidateTopic(%q) = %v, want nil", topic, err)
 		}
 	}
 	for _, tc := range badTopicChars {
-		if err := validateTopic(tc.in); !errors.Is(err, tc.want) {
-			t.Errorf("%s: validateTopic(%q) = %v, want %v", tc.name, tc.in, err, tc.want)
+		if err := ValidateTopic(tc.in); !errors.Is(err, tc.want) {
+			t.Errorf("%s: ValidateTopic(%q) = %v, want %v", tc.name, tc.in, err, tc.want)
 		}
 	}
 	for _, topic := range badSegments {
-		if err := validateTopic(topic); !errors.Is(err, errTopicSegment) {
-			t.Errorf("validateTopic(%q) = %v, want %v", topic, err, errTopicSegment)
+		if err := ValidateTopic(topic); !errors.Is(err, errTopicSegment) {
+			t.Errorf("ValidateTopic(%q) = %v, want %v", topic, err, errTopicSegment)
 		}
 	}
 	// Every selector that is a pattern is refused as a publish topic.
 	for _, topic := range []string{"*", "**", "orders/*", "logs/**", "a/*/c", "a*", "*a", "a/b*c"} {
-		if err := validateTopic(topic); !errors.Is(err, errTopicWildcard) {
-			t.Errorf("validateTopic(%q) = %v, want %v", topic, err, errTopicWildcard)
+		if err := ValidateTopic(topic); !errors.Is(err, errTopicWildcard) {
+			t.Errorf("ValidateTopic(%q) = %v, want %v", topic, err, errTopicWildcard)
 		}
 	}
 }
@@ -102,26 +102,26 @@ func TestValidateSelector(t *testing.T) {
 	valid := append([]string{
 		"*", "**", "orders/*", "logs/**", "a/*/c", "*/*", "*/**", "a/*/**", "*/b/**",
 		"users/*/notifications", "🎉/*", "日本/**",
-		strings.Repeat("a/", maxTopicLen/2-1) + "**", // exactly 256 bytes
+		strings.Repeat("a/", MaxTopicLen/2-1) + "**", // exactly 256 bytes
 	}, validTopics...)
 	for _, sel := range valid {
-		if err := validateSelector(sel); err != nil {
-			t.Errorf("validateSelector(%q) = %v, want nil", sel, err)
+		if err := ValidateSelector(sel); err != nil {
+			t.Errorf("ValidateSelector(%q) = %v, want nil", sel, err)
 		}
 	}
 	for _, tc := range badTopicChars {
-		if err := validateSelector(tc.in); !errors.Is(err, tc.want) {
-			t.Errorf("%s: validateSelector(%q) = %v, want %v", tc.name, tc.in, err, tc.want)
+		if err := ValidateSelector(tc.in); !errors.Is(err, tc.want) {
+			t.Errorf("%s: ValidateSelector(%q) = %v, want %v", tc.name, tc.in, err, tc.want)
 		}
 	}
 	for _, sel := range append(badSegments, "a//*", "*//**", "/**", "**/") {
-		if err := validateSelector(sel); !errors.Is(err, errTopicSegment) {
-			t.Errorf("validateSelector(%q) = %v, want %v", sel, err, errTopicSegment)
+		if err := ValidateSelector(sel); !errors.Is(err, errTopicSegment) {
+			t.Errorf("ValidateSelector(%q) = %v, want %v", sel, err, errTopicSegment)
 		}
 	}
 	for _, sel := range []string{"a*", "*a", "a*b", "***", "**/x", "**/**", "a/**/b", "a/**/*", "a/b*", "a/*b/c", "orders/4*"} {
-		if err := validateSelector(sel); !errors.Is(err, errSelectorPattern) {
-			t.Errorf("validateSelector(%q) = %v, want %v", sel, err, errSelectorPattern)
+		if err := ValidateSelector(sel); !errors.Is(err, errSelectorPattern) {
+			t.Errorf("ValidateSelector(%q) = %v, want %v", sel, err, errSelectorPattern)
 		}
 	}
 }
@@ -170,8 +170,8 @@ func TestMatchSelector(t *testing.T) {
 		{"日本/**", "日本/東京/渋谷", true},
 	}
 	for _, tc := range tests {
-		if got := matchSelector(tc.sel, tc.topic); got != tc.want {
-			t.Errorf("matchSelector(%q, %q) = %v, want %v", tc.sel, tc.topic, got, tc.want)
+		if got := MatchSelector(tc.sel, tc.topic); got != tc.want {
+			t.Errorf("MatchSelector(%q, %q) = %v, want %v", tc.sel, tc.topic, got, tc.want)
 		}
 		if got := refSelectorMatch(tc.sel, tc.topic); got != tc.want {
 			t.Errorf("refSelectorMatch(%q, %q) = %v, want %v (the reference is wrong)", tc.sel, tc.topic, got, tc.want)
@@ -224,8 +224,8 @@ func TestCovers(t *testing.T) {
 		{"a", "b", false},
 	}
 	for _, tc := range tests {
-		if got := covers(tc.grant, tc.sel); got != tc.want {
-			t.Errorf("covers(%q, %q) = %v, want %v", tc.grant, tc.sel, got, tc.want)
+		if got := Covers(tc.grant, tc.sel); got != tc.want {
+			t.Errorf("Covers(%q, %q) = %v, want %v", tc.grant, tc.sel, got, tc.want)
 		}
 	}
 }
@@ -257,19 +257,19 @@ func TestCoversImpliesMatch(t *testing.T) {
 	covered := 0
 	for range 20000 {
 		g, s, topic := randSelector(), randSelector(), randTopic()
-		if validateSelector(g) != nil || validateSelector(s) != nil || validateTopic(topic) != nil {
+		if ValidateSelector(g) != nil || ValidateSelector(s) != nil || ValidateTopic(topic) != nil {
 			t.Fatalf("generator made an invalid input: %q %q %q", g, s, topic)
 		}
-		if !covers(g, s) {
+		if !Covers(g, s) {
 			continue
 		}
 		covered++
-		if matchSelector(s, topic) && !matchSelector(g, topic) {
-			t.Fatalf("covers(%q, %q) but %q matches %q and not %q", g, s, topic, s, g)
+		if MatchSelector(s, topic) && !MatchSelector(g, topic) {
+			t.Fatalf("Covers(%q, %q) but %q matches %q and not %q", g, s, topic, s, g)
 		}
 		// A concrete topic is covered exactly when the grant matches it.
-		if covers(g, topic) != matchSelector(g, topic) {
-			t.Fatalf("covers(%q, %q) = %v, matchSelector = %v", g, topic, covers(g, topic), matchSelector(g, topic))
+		if Covers(g, topic) != MatchSelector(g, topic) {
+			t.Fatalf("Covers(%q, %q) = %v, MatchSelector = %v", g, topic, Covers(g, topic), MatchSelector(g, topic))
 		}
 	}
 	if covered < 1000 {
@@ -278,7 +278,7 @@ func TestCoversImpliesMatch(t *testing.T) {
 }
 
 // refSelectorMatch is an obviously correct matcher for valid selectors,
-// the reference the optimised matchSelector is checked against.
+// the reference the optimised MatchSelector is checked against.
 func refSelectorMatch(sel, topic string) bool {
 	s, tp := strings.Split(sel, "/"), strings.Split(topic, "/")
 	if s[len(s)-1] == "**" {
@@ -297,7 +297,7 @@ func refSegmentsMatch(sel, topic []string) bool {
 }
 
 // FuzzSelectorMatch checks that validation never panics and that, for a
-// valid selector and topic, matchSelector agrees with the reference.
+// valid selector and topic, MatchSelector agrees with the reference.
 func FuzzSelectorMatch(f *testing.F) {
 	seeds := [][2]string{
 		{"orders/42", "orders/42"},
@@ -327,22 +327,22 @@ func FuzzSelectorMatch(f *testing.F) {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, sel, topic string) {
-		selErr := validateSelector(sel)
-		topicErr := validateTopic(topic)
-		if topicErr == nil && validateSelector(topic) != nil {
+		selErr := ValidateSelector(sel)
+		topicErr := ValidateTopic(topic)
+		if topicErr == nil && ValidateSelector(topic) != nil {
 			t.Fatalf("topic %q is valid but not as a selector", topic)
 		}
 		if selErr != nil || topicErr != nil {
 			return
 		}
-		if got, want := matchSelector(sel, topic), refSelectorMatch(sel, topic); got != want {
-			t.Fatalf("matchSelector(%q, %q) = %v, reference says %v", sel, topic, got, want)
+		if got, want := MatchSelector(sel, topic), refSelectorMatch(sel, topic); got != want {
+			t.Fatalf("MatchSelector(%q, %q) = %v, reference says %v", sel, topic, got, want)
 		}
-		if got, want := covers(sel, topic), matchSelector(sel, topic); got != want {
-			t.Fatalf("covers(%q, %q) = %v, but matchSelector = %v", sel, topic, got, want)
+		if got, want := Covers(sel, topic), MatchSelector(sel, topic); got != want {
+			t.Fatalf("Covers(%q, %q) = %v, but MatchSelector = %v", sel, topic, got, want)
 		}
-		if !covers(sel, sel) {
-			t.Fatalf("covers(%q, %q) = false", sel, sel)
+		if !Covers(sel, sel) {
+			t.Fatalf("Covers(%q, %q) = false", sel, sel)
 		}
 	})
 }

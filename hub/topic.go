@@ -12,7 +12,7 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-package caddysse
+package hub
 
 import (
 	"errors"
@@ -21,8 +21,8 @@ import (
 	"unicode/utf8"
 )
 
-// maxTopicLen is the longest topic or selector accepted, in bytes.
-const maxTopicLen = 256
+// MaxTopicLen is the longest topic or selector accepted, in bytes.
+const MaxTopicLen = 256
 
 // Errors returned by topic and selector validation. Their text reaches
 // clients in 400 responses, so it names the problem without echoing input.
@@ -36,8 +36,8 @@ var (
 	errSelectorPattern = errors.New("selector wildcard must be a whole segment: '*' for one segment, '**' as the last segment")
 )
 
-// validateTopic reports whether t is a concrete topic (SPEC §3).
-func validateTopic(t string) error {
+// ValidateTopic reports whether t is a concrete topic (SPEC §3).
+func ValidateTopic(t string) error {
 	if err := checkTopicChars(t); err != nil {
 		return err
 	}
@@ -47,8 +47,8 @@ func validateTopic(t string) error {
 	return checkSegments(t)
 }
 
-// validateSelector reports whether s is a topic or a pattern (SPEC §3).
-func validateSelector(s string) error {
+// ValidateSelector reports whether s is a topic or a pattern (SPEC §3).
+func ValidateSelector(s string) error {
 	if err := checkTopicChars(s); err != nil {
 		return err
 	}
@@ -73,7 +73,7 @@ func checkTopicChars(t string) error {
 	if t == "" {
 		return errTopicEmpty
 	}
-	if len(t) > maxTopicLen {
+	if len(t) > MaxTopicLen {
 		return errTopicTooLong
 	}
 	for i := 0; i < len(t); {
@@ -113,12 +113,12 @@ func nextSegment(s string) (seg, rest string, last bool) {
 	return s[:i], s[i+1:], false
 }
 
-// isPattern reports whether a valid selector contains a wildcard.
-func isPattern(sel string) bool { return strings.IndexByte(sel, '*') >= 0 }
+// IsPattern reports whether a valid selector contains a wildcard.
+func IsPattern(sel string) bool { return strings.IndexByte(sel, '*') >= 0 }
 
-// matchSelector reports whether the valid selector sel matches the topic.
+// MatchSelector reports whether the valid selector sel matches the topic.
 // It walks both strings once and allocates nothing.
-func matchSelector(sel, topic string) bool {
+func MatchSelector(sel, topic string) bool {
 	for {
 		sseg, srest, slast := nextSegment(sel)
 		if sseg == "**" && slast {
@@ -135,10 +135,10 @@ func matchSelector(sel, topic string) bool {
 	}
 }
 
-// covers reports whether every topic the selector sel can match is also
+// Covers reports whether every topic the selector sel can match is also
 // matched by the grant g; both must be valid selectors. Coverage decides
 // authorization, so it errs on the side of "not covered".
-func covers(g, sel string) bool {
+func Covers(g, sel string) bool {
 	for {
 		gseg, grest, glast := nextSegment(g)
 		sseg, srest, slast := nextSegment(sel)

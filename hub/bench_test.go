@@ -12,9 +12,10 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-package caddysse
+package hub
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -32,9 +33,9 @@ func BenchmarkEncode(b *testing.B) {
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			b.SetBytes(int64(len(c.ev.encode())))
+			b.SetBytes(int64(len(c.ev.Encode())))
 			for b.Loop() {
-				c.ev.encode()
+				c.ev.Encode()
 			}
 		})
 	}
@@ -92,12 +93,12 @@ func BenchmarkPublishFanOut(b *testing.B) {
 			if n > 100 {
 				buffer = 64
 			}
-			h := NewHub("bench", HubSettings{History: 1000}, nil)
+			h := New("bench", Settings{History: 1000}, Options{})
 			defer h.Close()
 			d := &benchDrainer{subs: benchSubscribe(b, h, n, buffer, func(int) string { return "orders/42" }), every: benchDrainEvery}
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := h.Publish([]*Event{{Topics: []string{"orders/42"}, Data: `{"status":"shipped"}`}}, "", 0); err != nil {
+				if _, err := h.Publish(context.Background(), []*Event{{Topics: []string{"orders/42"}, Data: `{"status":"shipped"}`}}, "", 0); err != nil {
 					b.Fatal(err)
 				}
 				d.published(b)
@@ -112,12 +113,12 @@ func BenchmarkPublishFanOut(b *testing.B) {
 // subscribers each watch their own topic and 100 watch distinct patterns:
 // the cost of finding the few who match.
 func BenchmarkPublishManyTopics(b *testing.B) {
-	h := NewHub("bench", HubSettings{History: 1000}, nil)
+	h := New("bench", Settings{History: 1000}, Options{})
 	defer h.Close()
 	const buffer = 4096
 	subs := benchSubscribe(b, h, 10_000, buffer, func(i int) string { return fmt.Sprintf("users/%d", i) })
 	subs = append(subs, benchSubscribe(b, h, 100, buffer, func(i int) string { return fmt.Sprintf("*/%d", i) })...)
-	if _, err := h.Publish([]*Event{{Topics: []string{"users/42"}, Data: "x"}}, "", 0); err != nil {
+	if _, err := h.Publish(context.Background(), []*Event{{Topics: []string{"users/42"}, Data: "x"}}, "", 0); err != nil {
 		b.Fatal(err)
 	}
 	for i, s := range subs {
@@ -128,7 +129,7 @@ func BenchmarkPublishManyTopics(b *testing.B) {
 	d := &benchDrainer{subs: []*Subscription{subs[42], subs[10_000+42]}, every: benchDrainEvery}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := h.Publish([]*Event{{Topics: []string{"users/42"}, Data: "x"}}, "", 0); err != nil {
+		if _, err := h.Publish(context.Background(), []*Event{{Topics: []string{"users/42"}, Data: "x"}}, "", 0); err != nil {
 			b.Fatal(err)
 		}
 		d.published(b)
@@ -140,11 +141,11 @@ func BenchmarkPublishManyTopics(b *testing.B) {
 // subscribers, each on its own pattern users/<id>/**, and a publish to one
 // user's topic. Its cost must not grow with the number of patterns.
 func BenchmarkPublishManyPatterns(b *testing.B) {
-	h := NewHub("bench", HubSettings{History: 1000}, nil)
+	h := New("bench", Settings{History: 1000}, Options{})
 	defer h.Close()
 	const buffer = 4096
 	subs := benchSubscribe(b, h, 10_000, buffer, func(i int) string { return fmt.Sprintf("users/%d/**", i) })
-	if _, err := h.Publish([]*Event{{Topics: []string{"users/42/inbox"}, Data: "x"}}, "", 0); err != nil {
+	if _, err := h.Publish(context.Background(), []*Event{{Topics: []string{"users/42/inbox"}, Data: "x"}}, "", 0); err != nil {
 		b.Fatal(err)
 	}
 	for i, s := range subs {
@@ -155,7 +156,7 @@ func BenchmarkPublishManyPatterns(b *testing.B) {
 	d := &benchDrainer{subs: []*Subscription{subs[42]}, every: benchDrainEvery}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := h.Publish([]*Event{{Topics: []string{"users/42/inbox"}, Data: "x"}}, "", 0); err != nil {
+		if _, err := h.Publish(context.Background(), []*Event{{Topics: []string{"users/42/inbox"}, Data: "x"}}, "", 0); err != nil {
 			b.Fatal(err)
 		}
 		d.published(b)
@@ -178,7 +179,7 @@ func BenchmarkMatchSelector(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if matchSelector(c.sel, c.topic) != c.want {
+				if MatchSelector(c.sel, c.topic) != c.want {
 					b.Fatal("wrong match")
 				}
 			}

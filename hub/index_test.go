@@ -12,7 +12,7 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-package caddysse
+package hub
 
 import (
 	"math/rand/v2"
@@ -22,7 +22,7 @@ import (
 
 // TestTopicIndexMatchesBruteForce adds and removes random subscriptions and
 // checks after every step that the index finds exactly the subscribers a
-// scan of every selector with matchSelector finds, and that removing
+// scan of every selector with MatchSelector finds, and that removing
 // everything leaves the index empty.
 func TestTopicIndexMatchesBruteForce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
@@ -67,7 +67,7 @@ func TestTopicIndexMatchesBruteForce(t *testing.T) {
 			var got, want []uint64
 			x.each(topic, func(s *Subscriber) { got = append(got, s.ID) })
 			for _, e := range live {
-				if matchSelector(e.sel, topic) {
+				if MatchSelector(e.sel, topic) {
 					want = append(want, e.sub.ID)
 				}
 			}

@@ -12,31 +12,53 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-package caddysse
+package hub
 
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
-// fakeTransport lets hub tests feed events as a transport's reader would.
-type fakeTransport struct{}
+// sharedLog is a Log as a shared one behaves, without a store: the test
+// delivers through its sink as the log's reader would. Ids are
+// <major>-<minor>, and an id up to 10 s ahead of the clock may arrive.
+type sharedLog struct{ sink Sink }
 
-func (fakeTransport) start() {}
-func (fakeTransport) publish(context.Context, []*Event, string, int) ([]string, error) {
-	return nil, errUnavailable
+func (l *sharedLog) Open(s Sink) { l.sink = s }
+func (*sharedLog) Start()        {}
+func (*sharedLog) Close()        {}
+func (*sharedLog) Append(context.Context, []*Event, string, int) ([]string, error) {
+	return nil, ErrUnavailable
 }
-func (fakeTransport) status() *TransportStatus { return &TransportStatus{Name: "fake"} }
-func (fakeTransport) close()                   {}
+func (*sharedLog) Status() *TransportStatus { return &TransportStatus{Name: "fake"} }
+func (*sharedLog) FormatID(p Position) string {
+	return strconv.FormatUint(p.Major, 10) + "-" + strconv.FormatUint(p.Minor, 10)
+}
+func (*sharedLog) ParseID(id string) (Position, bool) {
+	a, b, ok := strings.Cut(id, "-")
+	major, err1 := strconv.ParseUint(a, 10, 64)
+	minor, err2 := strconv.ParseUint(b, 10, 64)
+	return Position{major, minor}, ok && err1 == nil && err2 == nil
+}
+func (*sharedLog) MayArrive(p Position) bool {
+	return p.Major <= uint64(time.Now().Add(10*time.Second).UnixMilli())
+}
 
-func newTransportHub(history int) *Hub {
-	h := NewHub("x", HubSettings{History: history}, nil)
-	h.transport = fakeTransport{}
+func (l *sharedLog) load(events []*Event, base Position, gap bool) {
+	l.sink.Deliver(Delivery{Events: events, Reload: true, Base: base, Gap: gap})
+}
+
+func (l *sharedLog) ingest(events []*Event) { l.sink.Deliver(Delivery{Events: events}) }
+
+func newTransportHub(history int) (*Hub, *sharedLog) {
+	log := &sharedLog{}
+	h := New("x", Settings{History: history}, Options{Log: log})
 	h.loadWait = 0
-	return h
+	return h, log
 }
 
 // streamEvents makes events with ids <ms>-0 for each ms, on topic t.
@@ -44,9 +66,8 @@ func streamEvents(ms ...uint64) []*Event {
 	var out []*Event
 	for _, m := range ms {
 		id := fmt.Sprintf("%d-0", m)
-		e := &Event{ID: id, sid: streamID{m, 0}, Topics: []string{"t"}, Data: id}
-		e.wire = e.encode()
-		out = append(out, e)
+		body := (&Event{Topics: []string{"t"}, Data: id}).Body()
+		out = append(out, NewStoredEvent(id, Position{m, 0}, time.UnixMilli(int64(m)), []string{"t"}, body))
 	}
 	return out
 }
@@ -59,21 +80,8 @@ func takeIDs(s *Subscriber) string {
 	return strings.Join(ids, " ")
 }
 
-func TestParseStreamID(t *testing.T) {
-	for in, ok := range map[string]bool{
-		"0-0": true, "1-0": true, "1795545874004-12": true, "18446744073709551615-18446744073709551615": true,
-		"": false, "$": false, "+": false, "-": false, ">": false, "*": false, "0": false, "5-": false,
-		"-5": false, "01-1": false, "1-01": false, "+1-1": false, "1-+1": false, "18446744073709551616-0": false,
-		"1-2-3": false, "a-1": false, "1-1\x00": false,
-	} {
-		if _, got := parseStreamID(in); got != ok {
-			t.Errorf("parseStreamID(%q) ok = %v, want %v", in, got, ok)
-		}
-	}
-}
-
-func TestTransportHubResumeBeforeLoad(t *testing.T) {
-	h := newTransportHub(10)
+func TestSharedLogResumeBeforeLoad(t *testing.T) {
+	h, log := newTransportHub(10)
 	resumed, err := h.Subscribe(SubscribeRequest{Selectors: []string{"t"}, LastEventID: "5-0", HasLastEventID: true, Buffer: 100})
 	if err != nil || resumed.ResetReason != "" || len(resumed.Replay) != 0 {
 		t.Fatalf("resume before load: %+v, %v", resumed, err)
@@ -81,7 +89,7 @@ func TestTransportHubResumeBeforeLoad(t *testing.T) {
 	fresh, _ := h.Subscribe(SubscribeRequest{Selectors: []string{"t"}, Buffer: 100})
 	expired, _ := h.Subscribe(SubscribeRequest{Selectors: []string{"t"}, LastEventID: "1-0", HasLastEventID: true, Buffer: 100})
 
-	h.load(streamEvents(3, 4, 5, 6, 7), streamID{2, 0}, false)
+	log.load(streamEvents(3, 4, 5, 6, 7), Position{2, 0}, false)
 	if got := takeIDs(resumed.Subscriber); got != "6-0 7-0" {
 		t.Errorf("resumed subscriber got %q from the load, want 6-0 7-0", got)
 	}
@@ -97,7 +105,7 @@ func TestTransportHubResumeBeforeLoad(t *testing.T) {
 		t.Error("a resume from before the loaded history was not ended")
 	}
 
-	h.ingest(streamEvents(7, 8))
+	log.ingest(streamEvents(7, 8))
 	if got := takeIDs(resumed.Subscriber); got != "8-0" {
 		t.Errorf("resumed subscriber got %q live, want 8-0", got)
 	}
@@ -106,9 +114,9 @@ func TestTransportHubResumeBeforeLoad(t *testing.T) {
 	}
 }
 
-func TestTransportHubFutureAndGap(t *testing.T) {
-	h := newTransportHub(3)
-	h.load(streamEvents(10, 11, 12, 13), streamID{9, 0}, false)
+func TestSharedLogFutureAndGap(t *testing.T) {
+	h, log := newTransportHub(3)
+	log.load(streamEvents(10, 11, 12, 13), Position{9, 0}, false)
 	// History of 3 holds 11..13: 10 is gone.
 	sub, _ := h.Subscribe(SubscribeRequest{Selectors: []string{"t"}, LastEventID: "10-0", HasLastEventID: true, Buffer: 10})
 	if sub.ResetReason != "" || len(sub.Replay) != 3 {
@@ -128,12 +136,12 @@ func TestTransportHubFutureAndGap(t *testing.T) {
 	if far.ResetReason != ReasonUnknownID {
 		t.Fatalf("id an hour ahead: reset %q", far.ResetReason)
 	}
-	h.ingest(streamEvents(now-1, now, now+1))
+	log.ingest(streamEvents(now-1, now, now+1))
 	if got := takeIDs(future.Subscriber); got != fmt.Sprintf("%d-0", now+1) {
 		t.Errorf("future resume got %q", got)
 	}
 	// A gap ends every stream so that clients resume and learn of it.
-	h.load(streamEvents(now+5), streamID{now + 4, 0}, true)
+	log.load(streamEvents(now+5), Position{now + 4, 0}, true)
 	select {
 	case <-future.Done():
 		if future.Reason() != ReasonGap {

@@ -12,7 +12,7 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-package caddysse
+package hub
 
 import (
 	"errors"
@@ -25,13 +25,13 @@ import (
 // reservedTypePrefix marks event types only the server may send.
 const reservedTypePrefix = "sse."
 
-// Event is one published event. The hub assigns ID and Seq and encodes the
-// event once; every subscriber writes the same bytes.
+// Event is one published event. Its log assigns ID and Pos, and the
+// event is encoded once; every subscriber writes the same bytes.
 type Event struct {
 	// ID is the opaque id sent to clients in the id: field.
 	ID string
-	// Seq orders events within the hub; IDs are derived from it.
-	Seq uint64
+	// Pos is the event's place in its log.
+	Pos Position
 	// Type is the event: field; empty means "message".
 	Type string
 	// Topics the event was published to, each valid per validateTopic.
@@ -40,35 +40,40 @@ type Event struct {
 	Data string
 	// Retry, when positive, is sent as the retry: field.
 	Retry time.Duration
-	// Time is when the hub stored the event.
+	// Time is when the log stored the event.
 	Time time.Time
 
-	wire []byte   // encoded once by the hub, shared by all writers
-	sid  streamID // the id, parsed, of an event read from a transport
+	wire []byte // encoded once, shared by all writers
+	seq  uint64 // the hub's count of deliveries; see Hub.deliver
 }
 
 // Size is the encoded size of the event in bytes, the figure that
 // max_event_size and history_size limit.
 func (e *Event) Size() int { return len(e.wire) }
 
+// Wire is the event encoded, id included, as every subscriber writes it.
+// It is shared: callers must not modify it.
+func (e *Event) Wire() []byte { return e.wire }
+
 // Errors of event validation; each text reaches the publisher in a 400.
 var (
 	errTypeChars    = errors.New("event type contains CR, LF or NUL")
 	errTypeReserved = errors.New("event types starting with \"sse.\" are reserved")
 	errTypeUTF8     = errors.New("event type is not valid UTF-8")
-	errDataMissing  = errors.New("data is missing or empty")
+	ErrDataMissing  = errors.New("data is missing or empty")
 	errDataUTF8     = errors.New("data is not valid UTF-8")
-	errNoTopic      = errors.New("topic is missing")
-	errRetry        = errors.New("retry must be a non-negative integer of milliseconds")
+	ErrNoTopic      = errors.New("topic is missing")
+	ErrRetry        = errors.New("retry must be a non-negative integer of milliseconds")
 )
 
-// validate checks the publisher-supplied fields of e, except size.
-func (e *Event) validate() error {
+// Validate checks the publisher-supplied fields of e, except size; the
+// error's text is meant for the publisher.
+func (e *Event) Validate() error {
 	if len(e.Topics) == 0 {
-		return errNoTopic
+		return ErrNoTopic
 	}
 	for _, t := range e.Topics {
-		if err := validateTopic(t); err != nil {
+		if err := ValidateTopic(t); err != nil {
 			return err
 		}
 	}
@@ -82,20 +87,20 @@ func (e *Event) validate() error {
 		return errTypeReserved
 	}
 	if e.Data == "" {
-		return errDataMissing
+		return ErrDataMissing
 	}
 	if !utf8.ValidString(e.Data) {
 		return errDataUTF8
 	}
 	if e.Retry < 0 {
-		return errRetry
+		return ErrRetry
 	}
 	return nil
 }
 
-// encode renders e, id included, in the text/event-stream format.
-func (e *Event) encode() []byte {
-	body := e.encodeBody()
+// Encode renders e, id included, in the text/event-stream format.
+func (e *Event) Encode() []byte {
+	body := e.Body()
 	if e.ID == "" {
 		return body
 	}
@@ -110,14 +115,14 @@ func appendIDLine(b []byte, id string, body []byte) []byte {
 	return append(b, body...)
 }
 
-// idLineLen is the size of the id: field appendIDLine writes for id.
-func idLineLen(id string) int { return len(id) + 5 }
+// IDLineLen is the size of the id: field of an event with this id.
+func IDLineLen(id string) int { return len(id) + 5 }
 
-// encodeBody renders every field of e but id: in the text/event-stream format. Data is split on every
+// Body renders every field of e but id: in the text/event-stream format. Data is split on every
 // line ending the WHATWG parser recognises (CRLF, LF, lone CR), so what a
 // client reassembles equals the data with line endings normalised to LF.
 // The topic: field is ignored by EventSource and read by our own client.
-func (e *Event) encodeBody() []byte {
+func (e *Event) Body() []byte {
 	// Each line break in data costs a "data: " prefix and a newline.
 	n := len(e.Type) + len(e.Data) + 32 + 7*strings.Count(e.Data, "\n") + 7*strings.Count(e.Data, "\r")
 	for _, t := range e.Topics {
@@ -162,9 +167,9 @@ func appendData(b []byte, data string) []byte {
 	}
 }
 
-// controlEvent encodes a server-generated event (sse.reset, sse.close) with
+// ControlEvent encodes a server-generated event (sse.reset, sse.close) with
 // JSON data. An empty id omits the id: field so a client keeps its last id.
-func controlEvent(typ, id string, retry time.Duration, jsonData string) []byte {
+func ControlEvent(typ, id string, retry time.Duration, jsonData string) []byte {
 	e := Event{ID: id, Type: typ, Data: jsonData, Retry: retry}
-	return e.encode()
+	return e.Encode()
 }

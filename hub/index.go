@@ -12,7 +12,7 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-package caddysse
+package hub
 
 // topicIndex finds the subscribers of a topic without looking at
 // subscribers or selectors that cannot match it. Concrete selectors sit in
@@ -42,7 +42,7 @@ func newTopicIndex() *topicIndex {
 // add indexes s under the valid selector sel.
 func (x *topicIndex) add(sel string, s *Subscriber) {
 	var set map[*Subscriber]struct{}
-	if !isPattern(sel) {
+	if !IsPattern(sel) {
 		set = x.exact[sel]
 		if set == nil {
 			set = make(map[*Subscriber]struct{})
@@ -59,7 +59,7 @@ func (x *topicIndex) add(sel string, s *Subscriber) {
 
 // remove takes s out from under sel, pruning what is left empty.
 func (x *topicIndex) remove(sel string, s *Subscriber) {
-	if !isPattern(sel) {
+	if !IsPattern(sel) {
 		set := x.exact[sel]
 		if _, ok := set[s]; !ok {
 			return

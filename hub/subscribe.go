@@ -1,0 +1,141 @@
+// Copyright 2026 The caddy-sse Authors
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package hub
+
+import "time"
+
+// SubscribeRequest describes a new subscription.
+type SubscribeRequest struct {
+	// Selectors are valid selectors, deduplicated by the caller.
+	Selectors []string
+	// LastEventID, when HasLastEventID, asks to resume after that id.
+	LastEventID    string
+	HasLastEventID bool
+	// Replay asks a first connect for the last Replay matching events.
+	Replay int
+	// Buffer bounds the subscriber's queue.
+	Buffer int
+	// Client identifies the subscriber for MaxPerClient: its identity, or
+	// its IP address when anonymous.
+	Client       string
+	MaxPerClient int
+	// Identity and Remote are kept for operators.
+	Identity string
+	Remote   string
+}
+
+// Subscription is what Subscribe hands back: the subscriber, the history to
+// write before any live event, and, when a resume id could not be honoured,
+// why and the newest id to send with sse.reset.
+type Subscription struct {
+	*Subscriber
+	Replay      []*Event
+	ResetReason Reason
+	NewestID    string
+}
+
+// Subscribe registers a subscriber and returns it together with the history
+// to replay, computed under the same lock so that replay and live events
+// join without a gap or a duplicate.
+func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
+	h.log.Start()
+	h.waitLoaded()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrHubClosed
+	}
+	if (h.settings.MaxSubscribers > 0 && len(h.subs) >= h.settings.MaxSubscribers) ||
+		(req.MaxPerClient > 0 && h.perClient[req.Client] >= req.MaxPerClient) {
+		h.CountDrop(ReasonCapacity)
+		return nil, ErrCapacity
+	}
+	h.trimLocked() // apply history_age before deciding what a resume can get
+
+	sub := &Subscription{}
+	s := &Subscriber{
+		Selectors: req.Selectors,
+		Identity:  req.Identity,
+		Remote:    req.Remote,
+		Client:    req.Client,
+		Since:     h.now(),
+		limit:     max(req.Buffer, 1),
+		wake:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
+		hub:       h,
+		lastSeq:   h.seq,
+	}
+	switch {
+	case req.HasLastEventID:
+		h.resumeLocked(sub, s, req)
+	case req.Replay > 0:
+		sub.Replay = matchingLocked(req.Selectors, h.history, req.Replay)
+	}
+
+	h.nextSubID++
+	s.ID = h.nextSubID
+	for _, sel := range req.Selectors {
+		h.index.add(sel, s)
+	}
+	h.subs[s.ID] = s
+	h.perClient[req.Client]++
+	h.replayed.Add(uint64(len(sub.Replay)))
+	sub.Subscriber = s
+	return sub, nil
+}
+
+// resumeLocked decides what a subscriber resuming after req.LastEventID
+// gets: the events of history after it, or, for an id a shared log may
+// still deliver, the live events after it, or a reset.
+func (h *Hub) resumeLocked(sub *Subscription, s *Subscriber, req SubscribeRequest) {
+	pos, ok := h.log.ParseID(req.LastEventID)
+	switch {
+	case !ok:
+		sub.ResetReason = ReasonUnknownID
+	case !h.loaded:
+		// The log has not delivered yet: the first load replays.
+		s.after, s.hasAfter, s.awaitLoad = pos, true, true
+	case pos.Less(h.base):
+		sub.ResetReason = ReasonExpiredID
+	case !h.last.Less(pos):
+		sub.Replay = matchingLocked(req.Selectors, h.afterLocked(pos), 0)
+	case h.log.MayArrive(pos):
+		// Newer than anything delivered here: stored through another
+		// instance a moment ago. Live events up to it are skipped.
+		s.after, s.hasAfter = pos, true
+	default:
+		sub.ResetReason = ReasonUnknownID
+	}
+	if sub.ResetReason != "" {
+		sub.NewestID = h.lastID
+	}
+}
+
+// waitLoaded lets a subscriber of a new hub wait, briefly, for its log's
+// first delivery, so that it misses nothing published after it came;
+// with a shared log's store down it goes on without.
+func (h *Hub) waitLoaded() {
+	select {
+	case <-h.loadedCh:
+		return
+	default:
+	}
+	t := time.NewTimer(h.loadWait)
+	defer t.Stop()
+	select {
+	case <-h.loadedCh:
+	case <-t.C:
+	}
+}

@@ -1,0 +1,265 @@
+// Copyright 2026 The caddy-sse Authors
+//
+// Licensed under the Apache License, Version 2.0 (the "License");
+// you may not use this file except in compliance with the License.
+// You may obtain a copy of the License at
+//
+//     http://www.apache.org/licenses/LICENSE-2.0
+//
+// Unless required by applicable law or agreed to in writing, software
+// distributed under the License is distributed on an "AS IS" BASIS,
+// WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+// See the License for the specific language governing permissions and
+// limitations under the License.
+
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddy-sse/caddy-sse/hub"
+	goredis "github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+)
+
+// Limits of the stream.
+const (
+	// streamMin is the least the stream keeps, whatever history says:
+	// readers on other instances need the slack to catch up.
+	streamMin = 10000
+	// idEstimate is the id length max_event_size counts for an event
+	// stored in Redis, whose id is known only once stored: 13 digits of
+	// milliseconds, a dash and 5 digits of sequence.
+	idEstimate = 19
+	// maxClockSkew is how far in the future a resume id may be before it
+	// is taken for junk rather than an event another instance has just
+	// stored.
+	maxClockSkew = 10 * time.Second
+)
+
+// idLineLen is the size of the id: line of an id of idEstimate bytes.
+var idLineLen = hub.IDLineLen(strings.Repeat("0", idEstimate))
+
+type logConfig struct {
+	hub            string
+	opts           *goredis.Options
+	logger         *zap.Logger
+	stream         string // the stream's key
+	idemPrefix     string // idempotency keys start with it
+	publishTimeout time.Duration
+	idemWindow     time.Duration
+	maxInFlight    int
+}
+
+// streamLog is one hub's log in its Redis stream: a client, shared by
+// publishes and the reader, and the reader goroutine.
+type streamLog struct {
+	logConfig
+	client *goredis.Client
+	sink   hub.Sink
+	sem    chan struct{} // publishes in flight
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu        sync.Mutex
+	started   bool
+	closed    bool
+	connected bool
+	lastErr   string
+	lastID    string
+	lag       time.Duration
+}
+
+func newLog(cfg logConfig) *streamLog {
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &streamLog{
+		logConfig: cfg,
+		client:    goredis.NewClient(cfg.opts),
+		sem:       make(chan struct{}, cfg.maxInFlight),
+		ctx:       ctx,
+		cancel:    cancel,
+	}
+	l.client.AddHook(dialLogger{l})
+	return l
+}
+
+// dialLogger reports this client's failed dials to the hub's logger, at
+// debug: the reader reports outages itself, at warn. go-redis's own
+// logger is process-wide and left alone.
+type dialLogger struct{ l *streamLog }
+
+func (h dialLogger) DialHook(next goredis.DialHook) goredis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := next(ctx, network, addr)
+		if err != nil && h.l.ctx.Err() == nil {
+			if ce := h.l.logger.Check(zap.DebugLevel, "redis dial failed"); ce != nil {
+				ce.Write(zap.String("hub", h.l.hub), zap.String("addr", addr), zap.Error(err))
+			}
+		}
+		return conn, err
+	}
+}
+
+func (dialLogger) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook { return next }
+func (dialLogger) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return next
+}
+
+// Open implements hub.Log.
+func (l *streamLog) Open(sink hub.Sink) { l.sink = sink }
+
+// Start implements hub.Log: it starts the reader, once.
+func (l *streamLog) Start() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.started || l.closed {
+		return
+	}
+	l.started = true
+	l.wg.Add(1)
+	go l.read()
+}
+
+// Close implements hub.Log.
+func (l *streamLog) Close() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	l.cancel()
+	l.client.Close() // ends a blocked read at once
+	l.wg.Wait()
+}
+
+// ParseID implements hub.Log: ids are the stream's entry ids.
+func (l *streamLog) ParseID(id string) (hub.Position, bool) { return parseStreamID(id) }
+
+// FormatID implements hub.Log.
+func (l *streamLog) FormatID(pos hub.Position) string { return formatStreamID(pos) }
+
+// MayArrive implements hub.Log: an entry id a little ahead of what this
+// instance has read may be one another instance has just added.
+func (l *streamLog) MayArrive(pos hub.Position) bool {
+	return pos.Major <= uint64(time.Now().Add(maxClockSkew).UnixMilli())
+}
+
+// Status implements hub.Log.
+func (l *streamLog) Status() *hub.TransportStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return &hub.TransportStatus{Name: "redis", Connected: l.connected, LastError: l.lastErr,
+		LastID: l.lastID, LagMillis: l.lag.Milliseconds(), InFlight: len(l.sem)}
+}
+
+// publishScript stores a publish atomically: an Idempotency-Key seen
+// before returns its ids; otherwise every event is added, the stream
+// trimmed to its length and age, and the key remembered.
+//
+// KEYS: stream, idempotency key. ARGV: use key (0/1), max length, min id
+// ("" for none), key lifetime in ms, event count, then topics and body
+// of each event.
+var publishScript = goredis.NewScript(`
+if ARGV[1] == '1' then
+	local ids = redis.call('GET', KEYS[2])
+	if ids then return {1, ids} end
+end
+local n = tonumber(ARGV[5])
+local ids = {}
+for i = 1, n do
+	ids[i] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 't', ARGV[4 + 2 * i], 'b', ARGV[5 + 2 * i])
+end
+if ARGV[3] ~= '' then
+	redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[3])
+end
+local joined = table.concat(ids, ' ')
+if ARGV[1] == '1' then
+	redis.call('SET', KEYS[2], joined, 'PX', ARGV[4])
+end
+return {0, joined}
+`)
+
+// Append implements hub.Log: the events are stored once Redis has them;
+// every instance's reader, this one's included, delivers them.
+func (l *streamLog) Append(ctx context.Context, events []*hub.Event, idemKey string, maxSize int) ([]string, error) {
+	select {
+	case l.sem <- struct{}{}:
+		defer func() { <-l.sem }()
+	default:
+		return nil, fmt.Errorf("%w: too many publishes waiting for Redis", hub.ErrUnavailable)
+	}
+	settings := l.sink.Settings()
+	args := make([]any, 5, 5+2*len(events))
+	args[0], args[1], args[2], args[3], args[4] = "0", max(settings.History, streamMin), "",
+		l.idemWindow.Milliseconds(), len(events)
+	if idemKey != "" {
+		args[0] = "1"
+	}
+	if settings.HistoryAge > 0 {
+		args[2] = strconv.FormatInt(time.Now().Add(-settings.HistoryAge).UnixMilli(), 10)
+	}
+	for _, e := range events {
+		body := e.Body()
+		if maxSize > 0 && idLineLen+len(body) > maxSize {
+			return nil, hub.ErrEventTooLarge
+		}
+		args = append(args, strings.Join(e.Topics, " "), body)
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.publishTimeout)
+	defer cancel()
+	res, err := publishScript.Run(ctx, l.client, []string{l.stream, l.idemPrefix + idemKey}, args...).Slice()
+	if err != nil {
+		l.failed(err)
+		return nil, fmt.Errorf("%w: %v", hub.ErrUnavailable, err)
+	}
+	ids, err := parsePublishReply(res, len(events))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", hub.ErrUnavailable, err)
+	}
+	return ids, nil
+}
+
+// parsePublishReply reads publishScript's reply, {stored before, ids},
+// checking its shape: n ids for a new publish.
+func parsePublishReply(res []any, n int) ([]string, error) {
+	if len(res) != 2 {
+		return nil, errors.New("unexpected reply from Redis")
+	}
+	joined, _ := res[1].(string)
+	if joined == "" {
+		return nil, errors.New("unexpected reply from Redis")
+	}
+	ids := strings.Split(joined, " ")
+	if again, _ := res[0].(int64); again == 0 && len(ids) != n {
+		return nil, errors.New("unexpected reply from Redis")
+	}
+	return ids, nil
+}
+
+func (l *streamLog) failed(err error) {
+	if l.ctx.Err() != nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.connected || l.lastErr == "" {
+		l.logger.Warn("redis unreachable", zap.String("hub", l.hub), zap.Error(err))
+	}
+	l.connected, l.lastErr = false, err.Error()
+}
+
+func (l *streamLog) succeeded(last hub.Position, lag time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.connected && l.lastErr != "" {
+		l.logger.Info("redis reachable again", zap.String("hub", l.hub))
+	}
+	l.connected, l.lastErr, l.lastID, l.lag = true, "", formatStreamID(last), lag
+}
