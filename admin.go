@@ -52,7 +52,7 @@ func (AdminAPI) CaddyModule() caddy.ModuleInfo {
 
 // Provision sets up the logger.
 func (a *AdminAPI) Provision(ctx caddy.Context) error {
-	a.logger = ctx.Logger(a)
+	a.logger = ctx.Logger()
 	return nil
 }
 

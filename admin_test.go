@@ -50,26 +50,26 @@ func adminGlobal(t *testing.T, admin string) string {
 // Do sends a request to the admin endpoint and returns status, content
 // type and body.
 func (ac *adminCaddy) Do(method, path, contentType, body string, header ...string) (int, string, string) {
-	ac.t.Helper()
-	return doRequest(ac.t, method, ac.Admin+path, contentType, body, header...)
+	ac.T.Helper()
+	return doRequest(ac.T, method, ac.Admin+path, contentType, body, header...)
 }
 
 // GetJSON decodes the answer of a GET to the admin endpoint into v and
 // fails the test unless it is a 200.
 func (ac *adminCaddy) GetJSON(path string, v any) {
-	ac.t.Helper()
+	ac.T.Helper()
 	status, _, body := ac.Do(http.MethodGet, path, "", "")
 	if status != http.StatusOK {
-		ac.t.Fatalf("GET %s: status %d: %s", path, status, body)
+		ac.T.Fatalf("GET %s: status %d: %s", path, status, body)
 	}
 	if err := json.Unmarshal([]byte(body), v); err != nil {
-		ac.t.Fatalf("GET %s: %v in %s", path, err, body)
+		ac.T.Fatalf("GET %s: %v in %s", path, err, body)
 	}
 }
 
 // HubStats returns the admin API's statistics of the named hub.
 func (ac *adminCaddy) HubStats(name string) adminHubStats {
-	ac.t.Helper()
+	ac.T.Helper()
 	var all []adminHubStats
 	ac.GetJSON("/sse/hubs", &all)
 	for _, st := range all {
@@ -77,7 +77,7 @@ func (ac *adminCaddy) HubStats(name string) adminHubStats {
 			return st
 		}
 	}
-	ac.t.Fatalf("hub %q not among %+v", name, all)
+	ac.T.Fatalf("hub %q not among %+v", name, all)
 	return adminHubStats{}
 }
 

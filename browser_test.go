@@ -34,6 +34,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sse/caddy-sse/internal/ssetest"
 	"github.com/chromedp/chromedp"
 )
 
@@ -53,6 +54,7 @@ func chromiumPath() string {
 // The browser is stopped, and its goroutines gone, when the test ends.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
+	ssetest.SkipShort(t, ssetest.TierBrowser)
 	path := chromiumPath()
 	if path == "" {
 		skipOrFail(t, "no Chromium at /usr/bin/chromium or in PATH; install it with: apt-get install -y chromium")
@@ -120,7 +122,7 @@ func waitFor(t *testing.T, ctx context.Context, what, cond string) {
 // the replaced servers, which would fail the next publish (a POST is never
 // retried on a connection the server closed).
 func reload(tc *testCaddy, caddyfile string) {
-	tc.t.Helper()
+	tc.T.Helper()
 	tc.Load(caddyfile)
 	http.DefaultClient.CloseIdleConnections()
 }

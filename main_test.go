@@ -15,42 +15,10 @@
 package caddysse
 
 import (
-	"os"
 	"testing"
 
-	"github.com/caddy-sse/caddy-sse/internal/ssetest"
-
-	"go.uber.org/goleak"
+	"github.com/caddy-sse/caddy-sse/internal/ssetest/caddytest"
 )
 
-// TestMain fails the run when a test leaves goroutines behind. The ignored
-// functions are Caddy's and the standard library's process-wide
-// goroutines, which start once and live as long as the test binary.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if code == 0 {
-		if err := goleak.Find(leakOptions()...); err != nil {
-			os.Stderr.WriteString("goleak: " + err.Error() + "\n")
-			code = 1
-		}
-	}
-	if testStorageDir != "" {
-		os.RemoveAll(testStorageDir)
-	}
-	os.Exit(code)
-}
-
-func leakOptions() []goleak.Option {
-	return []goleak.Option{
-		goleak.IgnoreAnyFunction("github.com/caddyserver/certmagic.(*Cache).maintainAssets"),
-		goleak.IgnoreAnyFunction("github.com/caddyserver/certmagic.keepLockfileFresh"),
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).readLoop"),
-		goleak.IgnoreAnyFunction("net/http.(*persistConn).writeLoop"),
-		goleak.IgnoreAnyFunction("internal/poll.runtime_pollWait"),
-	}
-}
-
-var (
-	strict     = ssetest.Strict
-	skipOrFail = ssetest.SkipOrFail
-)
+// TestMain fails the run when a test leaves goroutines behind.
+func TestMain(m *testing.M) { caddytest.Main(m) }

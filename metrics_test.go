@@ -31,10 +31,10 @@ import (
 // `caddy_sse_events_published_total{hub="m"}`. A sample seen twice fails
 // the test: it would mean two collectors report the same hub.
 func (ac *adminCaddy) scrape() map[string]float64 {
-	ac.t.Helper()
+	ac.T.Helper()
 	status, _, body := ac.Do(http.MethodGet, "/metrics", "", "")
 	if status != http.StatusOK {
-		ac.t.Fatalf("GET /metrics: %d %s", status, body)
+		ac.T.Fatalf("GET /metrics: %d %s", status, body)
 	}
 	samples := make(map[string]float64)
 	sc := bufio.NewScanner(strings.NewReader(body))
@@ -47,10 +47,10 @@ func (ac *adminCaddy) scrape() map[string]float64 {
 		i := strings.LastIndexByte(line, ' ')
 		v, err := strconv.ParseFloat(line[i+1:], 64)
 		if err != nil {
-			ac.t.Fatalf("metric line %q: %v", line, err)
+			ac.T.Fatalf("metric line %q: %v", line, err)
 		}
 		if _, dup := samples[line[:i]]; dup {
-			ac.t.Fatalf("metric %s reported twice", line[:i])
+			ac.T.Fatalf("metric %s reported twice", line[:i])
 		}
 		samples[line[:i]] = v
 	}
@@ -60,9 +60,9 @@ func (ac *adminCaddy) scrape() map[string]float64 {
 // wantMetrics fails the test unless each named sample has its value,
 // polling briefly: deliveries are counted once the write returned.
 func (ac *adminCaddy) wantMetrics(want map[string]float64) map[string]float64 {
-	ac.t.Helper()
+	ac.T.Helper()
 	var got map[string]float64
-	pollUntil(ac.t, 5*time.Second, "the metrics", func() bool {
+	pollUntil(ac.T, 5*time.Second, "the metrics", func() bool {
 		got = ac.scrape()
 		for name, v := range want {
 			if got[name] != v {

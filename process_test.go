@@ -40,6 +40,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caddy-sse/caddy-sse/internal/ssetest"
 )
 
 // exitDeadline is how long Caddy may take to exit once told to stop. It is
@@ -302,6 +304,7 @@ const (
 // into the test storage directory, which TestMain removes.
 func caddyBinary(t *testing.T) string {
 	t.Helper()
+	ssetest.SkipShort(t, ssetest.TierProcess)
 	caddyBuild.once.Do(func() {
 		caddyBuild.path = filepath.Join(testStorage(t), "bin", "caddy")
 		repo, err := os.Getwd()
@@ -422,22 +425,7 @@ func runCaddyProcess(t *testing.T, p *caddyProcess, config string, env ...string
 	return p
 }
 
-// stopProcess sends SIGTERM to a child process unless it has exited, and
-// kills it if it has not exited within grace.
-func stopProcess(proc *os.Process, exited <-chan struct{}, grace time.Duration) {
-	select {
-	case <-exited:
-		return
-	default:
-	}
-	_ = proc.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(grace):
-		_ = proc.Kill()
-		<-exited
-	}
-}
+var stopProcess = ssetest.StopProcess
 
 // env keeps Caddy's home, data and config directories inside p.dir.
 func (p *caddyProcess) env() []string {

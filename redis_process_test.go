@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/caddy-sse/caddy-sse/hub"
+	"github.com/caddy-sse/caddy-sse/internal/ssetest/redistest"
 )
 
 // expectIDs fails unless the next events of the stream have exactly the
@@ -115,11 +116,11 @@ func processGoroutines(t *testing.T, p *caddyProcess) int {
 }
 
 func TestRedisTwoInstances(t *testing.T) {
-	url := testRedisURL(t)
-	prefix := testKeyPrefix(t, url)
-	hubName := uniqueHub(t)
+	url := redistest.URL(t)
+	prefix := redistest.KeyPrefix(t, url)
+	hubName := redistest.UniqueHub(t)
 	bin := caddyBinary(t)
-	site := redisSite(url, prefix, hubName, "")
+	site := redistest.Site(url, prefix, hubName, "")
 	start := func() (*caddyProcess, *caddyProcess) {
 		a := startCaddyProcess(t, bin, t.TempDir(), freePort(t), freePort(t), site)
 		b := startCaddyProcess(t, bin, t.TempDir(), freePort(t), freePort(t), site)
@@ -181,7 +182,7 @@ func TestRedisTwoInstances(t *testing.T) {
 		}
 		p.waitExit(t, 30*time.Second)
 	}
-	if n := redisClients(t, url, "caddy-sse:"+hubName); n != 0 {
+	if n := redistest.Clients(t, url, "caddy-sse:"+hubName); n != 0 {
 		t.Fatalf("%d Redis connections of the hub left after both instances stopped", n)
 	}
 	a, b = start()
@@ -193,13 +194,13 @@ func TestRedisTwoInstances(t *testing.T) {
 }
 
 func TestRedisOutage(t *testing.T) {
-	rs := startRedisServer(t)
-	prefix := testKeyPrefix(t, rs.URL)
-	hubName := uniqueHub(t)
+	rs := redistest.StartServer(t)
+	prefix := redistest.KeyPrefix(t, rs.URL)
+	hubName := redistest.UniqueHub(t)
 	bin := caddyBinary(t)
-	a := startCaddyProcess(t, bin, t.TempDir(), freePort(t), freePort(t), redisSite(rs.URL, prefix, hubName, ""))
+	a := startCaddyProcess(t, bin, t.TempDir(), freePort(t), freePort(t), redistest.Site(rs.URL, prefix, hubName, ""))
 	b := startCaddyProcess(t, bin, t.TempDir(), freePort(t), freePort(t),
-		redisSite(rs.URL, prefix, hubName, "\n\t\theartbeat 100ms"))
+		redistest.Site(rs.URL, prefix, hubName, "\n\t\theartbeat 100ms"))
 	sb := openLines(t, b.URL+"/events?topic=t")
 
 	var acked []string
@@ -249,7 +250,7 @@ func TestRedisOutage(t *testing.T) {
 	}
 	for drained := false; !drained; {
 		select {
-		case line := <-sb.lines:
+		case line := <-sb.Lines():
 			if extra, ok := strings.CutPrefix(line, "id: "); ok {
 				if !slices.Contains(acked, extra) {
 					t.Fatalf("B got id %s that no publish acknowledged", extra)
@@ -265,7 +266,7 @@ func TestRedisOutage(t *testing.T) {
 // TestRedisExampleTwoInstances runs the README's two-instance setup as
 // written: examples/redis/Caddyfile twice, PORT and ADMIN_PORT apart.
 func TestRedisExampleTwoInstances(t *testing.T) {
-	url := testRedisURL(t)
+	url := redistest.URL(t)
 	bin := caddyBinary(t)
 	var insts []*caddyProcess
 	for range 2 {

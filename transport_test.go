@@ -38,7 +38,6 @@ import (
 	"time"
 
 	"github.com/caddy-sse/caddy-sse/hub"
-	"github.com/caddy-sse/caddy-sse/internal/ssetest"
 	"github.com/klauspost/compress/zstd"
 	"github.com/quic-go/quic-go/http3"
 )
@@ -815,5 +814,3 @@ func pooledHubNamed(t testing.TB, name string) *hub.Hub {
 	}
 	return hb
 }
-
-var pollUntil = ssetest.PollUntil

@@ -12,165 +12,38 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-package caddysse
+package redis_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	caddysse "github.com/caddy-sse/caddy-sse"
+	"github.com/caddy-sse/caddy-sse/internal/ssetest"
+	"github.com/caddy-sse/caddy-sse/internal/ssetest/caddytest"
+	"github.com/caddy-sse/caddy-sse/internal/ssetest/redistest"
 
 	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/redis/go-redis/v9"
 )
 
-// testRedisURL returns the URL of a Redis for a test: 127.0.0.1:6379 when
-// it answers, otherwise a redis-server of this test on a free port; with
-// neither, the test is skipped loudly (a failure under SSE_TEST_STRICT=1).
-func testRedisURL(t *testing.T) string {
-	t.Helper()
-	if redisAnswers("127.0.0.1:6379") {
-		return "redis://127.0.0.1:6379"
-	}
-	return startRedisServer(t).URL
-}
-
-func redisAnswers(addr string) bool {
-	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1, DisableIdentity: true})
-	defer c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	return c.Ping(ctx).Err() == nil
-}
-
-// redisServer is a redis-server process of a test, which the test may
-// stop and start again; it keeps its data on disk across restarts.
-type redisServer struct {
-	t    *testing.T
-	URL  string
-	Addr string
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{}
-}
-
-// startRedisServer starts redis-server on a free loopback port, with an
-// append-only file fsynced on every write so that a restart keeps every
-// acknowledged event.
-func startRedisServer(t *testing.T) *redisServer {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		skipOrFail(t, "no Redis answers on 127.0.0.1:6379 and redis-server is not installed (apt-get install -y redis-server)")
-	}
-	port := freePort(t)
-	s := &redisServer{t: t, Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: t.TempDir()}
-	s.URL = "redis://" + s.Addr
-	s.Start()
-	t.Cleanup(s.Stop)
-	return s
-}
-
-// Start runs the server and waits until it answers.
-func (s *redisServer) Start() {
-	s.t.Helper()
-	_, port, _ := net.SplitHostPort(s.Addr)
-	s.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
-		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no")
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.done = make(chan struct{})
-	go func(cmd *exec.Cmd, done chan struct{}) {
-		_ = cmd.Wait()
-		close(done)
-	}(s.cmd, s.done)
-	pollUntil(s.t, 10*time.Second, "redis-server answering on "+s.Addr, func() bool { return redisAnswers(s.Addr) })
-}
-
-// Stop shuts the server down (it writes its data first) and waits for it.
-func (s *redisServer) Stop() {
-	if s.cmd == nil {
-		return
-	}
-	stopProcess(s.cmd.Process, s.done, 10*time.Second)
-	s.cmd = nil
-}
-
-// testKeyPrefix is a key prefix of this test alone, so that tests sharing
-// a Redis never see each other's streams; its keys are deleted at the end.
-func testKeyPrefix(t *testing.T, url string) string {
-	t.Helper()
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	prefix := "ssetest:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		opts, _ := redis.ParseURL(url)
-		opts.MaxRetries, opts.DisableIdentity = -1, true
-		c := redis.NewClient(opts)
-		defer c.Close()
-		ctx := context.Background()
-		keys, _ := c.Keys(ctx, prefix+"*").Result()
-		if len(keys) > 0 {
-			c.Del(ctx, keys...)
-		}
-	})
-	return prefix
-}
-
-// redisClients counts the connections Redis has from clients named name.
-func redisClients(t *testing.T, url, name string) int {
-	t.Helper()
-	opts, _ := redis.ParseURL(url)
-	opts.MaxRetries, opts.DisableIdentity = -1, true
-	c := redis.NewClient(opts)
-	defer c.Close()
-	list, err := c.ClientList(context.Background()).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Count(list, " name="+name+" ")
-}
-
 var redisIDRE = regexp.MustCompile(`^[1-9][0-9]*-[0-9]+$`)
-
-func redisSite(url, prefix, hubName, extra string) string {
-	return fmt.Sprintf(`:{PORT} {
-	sse /events {
-		hub %s
-		transport redis %s {
-			key_prefix %s
-			publish_timeout 1s
-		}
-		subscribe_allow **
-		publish_allow **%s
-	}
-}
-`, hubName, url, prefix, extra)
-}
 
 // startRedisCaddy starts Caddy in this process with a Redis hub of a name
 // of this test alone, under a key prefix of this test alone; extra adds
 // options to the handler.
-func startRedisCaddy(t *testing.T, extra string) (tc *testCaddy, url, hubName string) {
+func startRedisCaddy(t *testing.T, extra string) (tc *caddytest.Caddy, url, hubName string) {
 	t.Helper()
-	url = testRedisURL(t)
-	hubName = uniqueHub(t)
-	return startCaddy(t, redisSite(url, testKeyPrefix(t, url), hubName, extra)), url, hubName
-}
-
-func uniqueHub(t *testing.T) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return "h" + hex.EncodeToString(b)
+	url = redistest.URL(t)
+	hubName = redistest.UniqueHub(t)
+	return caddytest.Start(t, redistest.Site(url, redistest.KeyPrefix(t, url), hubName, extra)), url, hubName
 }
 
 func TestRedisPublishSubscribe(t *testing.T) {
@@ -245,8 +118,8 @@ func TestRedisResumeAndReplay(t *testing.T) {
 func TestRedisRejectsSpecialIDs(t *testing.T) {
 	tc, _, hubName := startRedisCaddy(t, "")
 	newest := tc.PublishForm("/events", "topic", "t", "data", "x")
-	pollUntil(t, 5*time.Second, "the reader has read the event", func() bool {
-		return tc.hubStatsInProcess(t, hubName).NewestID == newest
+	ssetest.PollUntil(t, 5*time.Second, "the reader has read the event", func() bool {
+		return hubStatsInProcess(t, hubName).NewestID == newest
 	})
 	// Redis's special ids and shorthands, and junk: never passed to Redis,
 	// every one a reset with the newest id.
@@ -283,9 +156,9 @@ func TestRedisIdempotencyKey(t *testing.T) {
 func TestRedisUnreachable(t *testing.T) {
 	// Nothing listens on this port: provisioning works (it never dials),
 	// publishes get a 503 naming the problem, streams open and heartbeat.
-	deadURL := fmt.Sprintf("redis://127.0.0.1:%d", freePort(t))
-	hubName := uniqueHub(t)
-	tc := startCaddy(t, redisSite(deadURL, "sse:", hubName, "\n\t\theartbeat 50ms"))
+	deadURL := fmt.Sprintf("redis://127.0.0.1:%d", ssetest.FreePort(t))
+	hubName := redistest.UniqueHub(t)
+	tc := caddytest.Start(t, redistest.Site(deadURL, "sse:", hubName, "\n\t\theartbeat 50ms"))
 	status, body := tc.Post("/events", "application/x-www-form-urlencoded", "topic=t&data=x")
 	if status != http.StatusServiceUnavailable || !strings.Contains(body, "unavailable") {
 		t.Fatalf("publish with Redis down: %d %q", status, body)
@@ -296,16 +169,16 @@ func TestRedisUnreachable(t *testing.T) {
 			seen++
 		}
 	}
-	st := tc.hubStatsInProcess(t, hubName)
+	st := hubStatsInProcess(t, hubName)
 	if st.Transport == nil || st.Transport.Connected || st.Transport.LastError == "" {
 		t.Fatalf("transport status with Redis down: %+v", st.Transport)
 	}
 }
 
 // hubStatsInProcess reads the stats of a pooled hub of this process.
-func (tc *testCaddy) hubStatsInProcess(t *testing.T, name string) hub.Stats {
+func hubStatsInProcess(t *testing.T, name string) hub.Stats {
 	t.Helper()
-	h, err := findHub(name)
+	h, err := lookupHub(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,23 +186,23 @@ func (tc *testCaddy) hubStatsInProcess(t *testing.T, name string) hub.Stats {
 }
 
 func TestRedisRestartReplaysFromRedis(t *testing.T) {
-	url := testRedisURL(t)
-	prefix := testKeyPrefix(t, url)
-	hubName := uniqueHub(t)
-	site := redisSite(url, prefix, hubName, "")
-	tc := startCaddy(t, site)
+	url := redistest.URL(t)
+	prefix := redistest.KeyPrefix(t, url)
+	hubName := redistest.UniqueHub(t)
+	site := redistest.Site(url, prefix, hubName, "")
+	tc := caddytest.Start(t, site)
 	var ids []string
 	for i := range 4 {
 		ids = append(ids, tc.PublishForm("/events", "topic", "t", "data", fmt.Sprint(i)))
 	}
-	pollUntil(t, 5*time.Second, "the reader has read every event", func() bool {
-		return tc.hubStatsInProcess(t, hubName).NewestID == ids[3]
+	ssetest.PollUntil(t, 5*time.Second, "the reader has read every event", func() bool {
+		return hubStatsInProcess(t, hubName).NewestID == ids[3]
 	})
 	// A stop destroys the hub, its mirror and its Redis client.
 	if err := caddy.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if n := redisClients(t, url, "caddy-sse:"+hubName); n != 0 {
+	if n := redistest.Clients(t, url, "caddy-sse:"+hubName); n != 0 {
 		t.Fatalf("%d Redis connections left after stop", n)
 	}
 	tc.Load(site)
@@ -354,7 +227,7 @@ func TestRedisCaddyfile(t *testing.T) {
 		{"transport redis redis://x {\n\tpool_size -1\n}", "non-negative"},
 		{"transport redis redis://x {\n\tkey_prefix a\n\tkey_prefix b\n}", "duplicate"},
 	} {
-		_, err := adaptCaddyfile(t, ":80 {\n\tsse {\n\t\t"+strings.ReplaceAll(tt.in, "\n", "\n\t\t")+"\n\t}\n}\n")
+		_, err := caddytest.Adapt(t, ":80 {\n\tsse {\n\t\t"+strings.ReplaceAll(tt.in, "\n", "\n\t\t")+"\n\t}\n}\n")
 		if err == nil || !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("%q: got error %v, want one containing %q", tt.in, err, tt.err)
 		}
@@ -362,7 +235,7 @@ func TestRedisCaddyfile(t *testing.T) {
 }
 
 func TestRedisProvisionErrors(t *testing.T) {
-	tc := startCaddy(t, ":{PORT} {\n\trespond ok\n}\n")
+	tc := caddytest.Start(t, ":{PORT} {\n\trespond ok\n}\n")
 	for _, tt := range []struct{ transport, err string }{
 		{"redis ftp://x", "bad URL"},
 		{"redis redis://u:s3cret@:notaport", "bad URL"},
@@ -381,19 +254,19 @@ func TestRedisProvisionErrors(t *testing.T) {
 }
 
 func TestRedisReloadKeepsClientAndReader(t *testing.T) {
-	url := testRedisURL(t)
-	prefix := testKeyPrefix(t, url)
-	hubName := uniqueHub(t)
-	tc := startCaddy(t, redisSite(url, prefix, hubName, ""))
+	url := redistest.URL(t)
+	prefix := redistest.KeyPrefix(t, url)
+	hubName := redistest.UniqueHub(t)
+	tc := caddytest.Start(t, redistest.Site(url, prefix, hubName, ""))
 	first := tc.PublishForm("/events", "topic", "t", "data", "before")
-	before, err := findHub(hubName)
+	before, err := lookupHub(hubName)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A reload changing a route option keeps the hub, its Redis client and
 	// its reader; a resume across the reload loses nothing.
-	tc.Load(redisSite(url, prefix, hubName, "\n\t\theartbeat 5s"))
-	after, err := findHub(hubName)
+	tc.Load(redistest.Site(url, prefix, hubName, "\n\t\theartbeat 5s"))
+	after, err := lookupHub(hubName)
 	if err != nil || after != before {
 		t.Fatalf("the reload replaced the hub (%p → %p, %v)", before, after, err)
 	}
@@ -402,15 +275,15 @@ func TestRedisReloadKeepsClientAndReader(t *testing.T) {
 	if ev := s.Next(5 * time.Second); ev.ID != second {
 		t.Fatalf("resume across the reload: got %+v, want id %s", ev, second)
 	}
-	if n := redisClients(t, url, "caddy-sse:"+hubName); n < 1 {
+	if n := redistest.Clients(t, url, "caddy-sse:"+hubName); n < 1 {
 		t.Fatalf("no Redis connection of the hub after the reload")
 	}
 	// A reload changing the transport starts a new hub of that name. (The
 	// stream is closed first: one the reload ends could otherwise go back
 	// to the client's idle pool and be picked for the next publish.)
 	s.Close()
-	tc.Load(redisSite(url, prefix+"x:", hubName, ""))
-	if h, err := findHub(hubName); err != nil || h == before {
+	tc.Load(redistest.Site(url, prefix+"x:", hubName, ""))
+	if h, err := lookupHub(hubName); err != nil || h == before {
 		t.Fatalf("a new key prefix kept the old hub (%v)", err)
 	}
 	fresh := tc.PublishForm("/events", "topic", "t", "data", "new stream")
@@ -420,9 +293,9 @@ func TestRedisReloadKeepsClientAndReader(t *testing.T) {
 }
 
 func TestRedisLimits(t *testing.T) {
-	rs := startRedisServer(t) // paused below: a Redis of this test alone
-	hubName := uniqueHub(t)
-	tc := startCaddy(t, fmt.Sprintf(`:{PORT} {
+	rs := redistest.StartServer(t) // paused below: a Redis of this test alone
+	hubName := redistest.UniqueHub(t)
+	tc := caddytest.Start(t, fmt.Sprintf(`:{PORT} {
 	sse /events {
 		hub %s
 		max_event_size 100
@@ -468,14 +341,14 @@ func TestRedisLimits(t *testing.T) {
 		resp.Body.Close()
 		first <- resp.StatusCode
 	}()
-	pollUntil(t, 5*time.Second, "one publish waiting for Redis", func() bool {
-		return tc.hubStatsInProcess(t, hubName).Transport.InFlight == 1
+	ssetest.PollUntil(t, 5*time.Second, "one publish waiting for Redis", func() bool {
+		return hubStatsInProcess(t, hubName).Transport.InFlight == 1
 	})
 	status, b := tc.Post("/events", "application/x-www-form-urlencoded", "topic=t&data=second")
 	if status != http.StatusServiceUnavailable || !strings.Contains(b, "unavailable") {
 		t.Fatalf("publish past max_in_flight: %d %q", status, b)
 	}
-	if n := tc.hubStatsInProcess(t, hubName).Transport.InFlight; n != 1 {
+	if n := hubStatsInProcess(t, hubName).Transport.InFlight; n != 1 {
 		t.Fatalf("the publish past max_in_flight did not return at once: %d in flight after it", n)
 	}
 	select {
@@ -495,3 +368,16 @@ func streamIDLess(a, b string) bool {
 	fmt.Sscanf(b, "%d-%d", &bm, &bs)
 	return am < bm || am == bm && as < bs
 }
+
+// lookupHub finds a hub of the running config, as another Caddy module
+// would.
+func lookupHub(name string) (*hub.Hub, error) {
+	h, ok := caddysse.LookupHub(name)
+	if !ok {
+		return nil, fmt.Errorf("hub %q not found", name)
+	}
+	return h, nil
+}
+
+// TestMain fails the run when a test leaves goroutines behind.
+func TestMain(m *testing.M) { caddytest.Main(m) }
