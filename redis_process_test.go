@@ -267,6 +267,7 @@ func TestRedisOutage(t *testing.T) {
 // written: examples/redis/Caddyfile twice, PORT and ADMIN_PORT apart.
 func TestRedisExampleTwoInstances(t *testing.T) {
 	url := redistest.URL(t)
+	prefix := redistest.KeyPrefix(t, url) // other runs sharing this Redis must not see the stream
 	bin := caddyBinary(t)
 	var insts []*caddyProcess
 	for range 2 {
@@ -274,7 +275,7 @@ func TestRedisExampleTwoInstances(t *testing.T) {
 		p := &caddyProcess{bin: bin, dir: t.TempDir(), Admin: fmt.Sprintf("localhost:%d", admin), Port: port,
 			URL: fmt.Sprintf("http://localhost:%d", port), log: new(syncBuffer)}
 		insts = append(insts, runCaddyProcess(t, p, "examples/redis/Caddyfile",
-			fmt.Sprint("PORT=", port), fmt.Sprint("ADMIN_PORT=", admin), "REDIS_URL="+url))
+			fmt.Sprint("PORT=", port), fmt.Sprint("ADMIN_PORT=", admin), "REDIS_URL="+url, "SSE_KEY_PREFIX="+prefix))
 	}
 	s := openLines(t, insts[1].URL+"/events?topic=t")
 	status, id := publishTo(t, insts[0].URL, "hello")

@@ -134,8 +134,11 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	// batches; no live event may follow a partial replay, so the stream
 	// ends there.
 	if err := h.sendEvents(st, sub, r, sub.Replay); err != nil {
-		if errors.Is(err, errStopping) {
+		switch {
+		case errors.Is(err, errStopping):
 			_ = st.send(closeEvent(stoppingReason(), hub.ShortRetry()))
+		case !errors.Is(err, errClientGone):
+			h.writeFailed(sub, r, err) // a replay that misses write_timeout is a drop too
 		}
 		return nil
 	}
@@ -237,12 +240,15 @@ func (h *Handler) pump(st *stream, sub *hub.Subscription, r *http.Request, expir
 // writeFailed counts and logs a stream dropped because a write failed,
 // and returns why: the client left, the write timed out, or it failed.
 func (h *Handler) writeFailed(sub *hub.Subscription, r *http.Request, err error) hub.Reason {
-	if r.Context().Err() != nil {
-		return hub.ReasonClientGone
-	}
+	// The error decides first: net/http cancels the request's context on
+	// a failed write, so a write that missed its deadline also looks like
+	// a client that left.
 	reason := hub.ReasonWriteFailed
-	if errors.Is(err, os.ErrDeadlineExceeded) {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		reason = hub.ReasonWriteTimeout
+	case r.Context().Err() != nil:
+		return hub.ReasonClientGone
 	}
 	sub.CountDrop(reason)
 	h.logger.Warn("subscriber dropped: write failed",

@@ -188,7 +188,11 @@ func TestTransportSlowConsumer(t *testing.T) {
 		hub transport-slow
 		buffer 4
 		heartbeat off
-		write_timeout 2s
+		# Only the full queue may end the stalled stream here, however
+		# slow a loaded machine makes the publish loop: a write_timeout it
+		# could reach first would race the queue (TestTransportWriteTimeout
+		# covers that path).
+		write_timeout 10m
 		subscribe_allow **
 		publish_allow **
 	}
@@ -400,6 +404,9 @@ func TestTransportWriteTimeout(t *testing.T) {
 	if d := hb.Stats().Dropped; d != 0 {
 		t.Fatalf("hub dropped %d subscribers for a full queue; want the write timeout to end the stream", d)
 	}
+	if d := hb.Drops()[hub.ReasonWriteTimeout]; d != 1 {
+		t.Fatalf("drops counted as write_timeout: %d, want 1 (all: %v)", d, hb.Drops())
+	}
 
 	evs, err := readRawStream(stalled, 15*time.Second)
 	if isNetTimeout(err) {
@@ -461,12 +468,16 @@ func TestTransportWriteTimeoutTLS(t *testing.T) {
 				t.Fatalf("protocol %s, want HTTP/%d", resp.Proto, want)
 			}
 			pollUntil(t, 5*time.Second, "the subscriber registered", func() bool { return hb.Stats().Subscribers == 1 })
+			timeouts := hb.Drops()[hub.ReasonWriteTimeout]
 			for k := 1; k <= n; k++ {
 				publishWith(t, client, url, "topic", "wt", "data", bulkData(k))
 			}
 			pollUntil(t, 5*time.Second, "the stalled subscriber gone", func() bool { return hb.Stats().Subscribers == 0 })
 			if d := hb.Stats().Dropped; d != 0 {
 				t.Fatalf("hub dropped %d subscribers for a full queue; want the write timeout to end the stream", d)
+			}
+			if d := hb.Drops()[hub.ReasonWriteTimeout] - timeouts; d != 1 {
+				t.Fatalf("drops counted as write_timeout: %d, want 1 (all: %v)", d, hb.Drops())
 			}
 		})
 	}
