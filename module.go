@@ -12,10 +12,6 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-// Package caddysse is a Caddy v2 HTTP handler that turns Caddy into a
-// Server-Sent Events hub: clients subscribe to topics with a GET, backends
-// publish with a POST, and every subscriber of a topic receives each event,
-// in order, with Last-Event-ID resume from a bounded history.
 package caddysse
 
 import (

@@ -12,15 +12,6 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-// Package caddynull is a benchmark baseline, not a feature: the load
-// tool's floor hub (one channel per subscriber, one flush per event)
-// served as a Caddy HTTP handler, http.handlers.ssebench_null. Built into
-// the same Caddy binary as the plugin, it shows what Caddy itself costs
-// per stream, so that the plugin's own share is visible:
-//
-//	route /events {
-//		ssebench_null
-//	}
 package caddynull
 
 import (

@@ -12,12 +12,6 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-// Package floor is the bare SSE hub the plugin is measured against: one
-// buffered channel per subscriber, one flush per event, a mutex around a
-// map of topics. It is deliberately the simplest correct hub. The load
-// tool serves it on plain net/http (the floor), and the caddynull module
-// serves the very same code inside Caddy, so that the figures separate
-// what Caddy costs per stream from what the plugin adds.
 package floor
 
 import (
