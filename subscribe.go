@@ -200,8 +200,7 @@ func (h *Handler) pump(st *stream, sub *hub.Subscription, r *http.Request, expir
 			}
 			reason := sub.Reason()
 			if reason == hub.ReasonSlow {
-				h.logger.Warn("slow subscriber dropped: its queue is full",
-					zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("remote", sub.Remote))
+				h.logDrop(sub, reason, nil)
 				return reason
 			}
 			_ = st.send(closeEvent(reason, sub.RetryAfter()))
@@ -238,9 +237,14 @@ func (h *Handler) pump(st *stream, sub *hub.Subscription, r *http.Request, expir
 }
 
 // writeFailed counts and logs a stream dropped because a write failed,
-// and returns why: the client left, the write timed out, or it failed.
+// and returns why: the hub had dropped it already (a full queue while the
+// write was blocked), the write timed out, it failed, or the client left.
 func (h *Handler) writeFailed(sub *hub.Subscription, r *http.Request, err error) hub.Reason {
-	// The error decides first: net/http cancels the request's context on
+	if closed(sub.Done()) && sub.Reason() == hub.ReasonSlow {
+		h.logDrop(sub, hub.ReasonSlow, err) // the hub counted it
+		return hub.ReasonSlow
+	}
+	// The error decides next: net/http cancels the request's context on
 	// a failed write, so a write that missed its deadline also looks like
 	// a client that left.
 	reason := hub.ReasonWriteFailed
@@ -251,10 +255,22 @@ func (h *Handler) writeFailed(sub *hub.Subscription, r *http.Request, err error)
 		return hub.ReasonClientGone
 	}
 	sub.CountDrop(reason)
-	h.logger.Warn("subscriber dropped: write failed",
-		zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("remote", sub.Remote),
-		zap.String("reason", string(reason)), zap.Error(err))
+	h.logDrop(sub, reason, err)
 	return reason
+}
+
+// logDrop logs, once per stream, a stream the server dropped.
+func (h *Handler) logDrop(sub *hub.Subscription, reason hub.Reason, err error) {
+	msg := "subscriber dropped: write failed"
+	if reason == hub.ReasonSlow {
+		msg = "subscriber dropped: its queue is full"
+	}
+	fields := []zap.Field{zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID),
+		zap.String("remote", sub.Remote), zap.String("identity", sub.Identity), zap.String("reason", string(reason))}
+	if err != nil {
+		fields = append(fields, zap.Error(err))
+	}
+	h.logger.Warn(msg, fields...)
 }
 
 // Reasons sendEvents stops between batches.

@@ -25,6 +25,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -183,7 +184,8 @@ func bulkData(k int) string {
 // gets the rest from history, with no gap and no duplicate.
 func TestTransportSlowConsumer(t *testing.T) {
 	const n = 300 // ~19 MiB: far more than socket buffers and a queue of 4 hold
-	tc := startCaddy(t, `http://127.0.0.1:{PORT} {
+	global, logFile := warnLog(t)
+	tc := startCaddy(t, global+`http://127.0.0.1:{PORT} {
 	sse {
 		hub transport-slow
 		buffer 4
@@ -246,6 +248,87 @@ func TestTransportSlowConsumer(t *testing.T) {
 	if ev := resumed.Next(perEventTimeout); ev.ID != last {
 		t.Fatalf("after the replay: got id %q, want the live event %q", ev.ID, last)
 	}
+	expectDropLogs(t, logFile, hub.ReasonSlow)
+}
+
+// warnLog returns global options that keep the test's Caddy log, from
+// WARN up, in a file of the test, and the file's path.
+func warnLog(t *testing.T) (global, path string) {
+	path = filepath.Join(t.TempDir(), "caddy.log")
+	return fmt.Sprintf("{\n\tadmin off\n\tpersist_config off\n\tstorage file_system %s\n\tskip_install_trust\n"+
+		"\tlog {\n\t\toutput file %s {\n\t\t\troll_disabled\n\t\t}\n\t\tformat json\n\t\tlevel WARN\n\t}\n}\n", testStorage(t), path), path
+}
+
+// expectDropLogs waits for the drop log lines of a test's streams and
+// checks there is one per drop, with the reasons and fields the README
+// promises.
+func expectDropLogs(t *testing.T, path string, reasons ...hub.Reason) {
+	t.Helper()
+	var drops []map[string]any
+	read := func() bool {
+		drops = drops[:0]
+		b, _ := os.ReadFile(path)
+		for _, line := range strings.Split(string(b), "\n") {
+			var entry map[string]any
+			if json.Unmarshal([]byte(line), &entry) == nil && strings.HasPrefix(fmt.Sprint(entry["msg"]), "subscriber dropped") {
+				drops = append(drops, entry)
+			}
+		}
+		return len(drops) >= len(reasons)
+	}
+	pollUntil(t, 10*time.Second, "the drop log lines", read, func() string { return fmt.Sprint(drops) })
+	if len(drops) != len(reasons) {
+		t.Fatalf("%d drop log lines, want %d: %v", len(drops), len(reasons), drops)
+	}
+	for i, d := range drops {
+		if d["level"] != "warn" || d["reason"] != string(reasons[i]) || d["hub"] == nil || d["subscriber"] == nil || d["remote"] == nil {
+			t.Errorf("drop log line %d: %v, want level warn, reason %s, hub, subscriber and remote", i, d, reasons[i])
+		}
+	}
+}
+
+// TestTransportSlowDropWhileWriteBlocked stalls a client and publishes
+// one batch far larger than its socket buffers and queue: the hub drops
+// it for a full queue while its writer is blocked, and the blocked write
+// then misses write_timeout. That is one drop, counted and logged once as
+// slow_consumer, not also as a write timeout (nor, as net/http cancels
+// the request on the failed write, lost as a client that left).
+func TestTransportSlowDropWhileWriteBlocked(t *testing.T) {
+	const n = 100 // 6.4 MiB in one publish
+	global, logFile := warnLog(t)
+	tc := startCaddy(t, global+`http://127.0.0.1:{PORT} {
+	sse {
+		hub transport-slow-blocked
+		buffer 4
+		heartbeat off
+		write_timeout 300ms
+		max_body_size 16MiB
+		subscribe_allow **
+		publish_allow **
+	}
+}
+`)
+	hb := pooledHubNamed(t, "transport-slow-blocked")
+	stalled := rawSubscribe(t, tc.Port, "/?topic=blocked")
+	pollUntil(t, 5*time.Second, "the subscriber registered", func() bool { return hb.Stats().Subscribers == 1 })
+	batch := make([]map[string]string, n)
+	for k := range batch {
+		batch[k] = map[string]string{"topic": "blocked", "data": bulkData(k + 1)}
+	}
+	body, err := json.Marshal(batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, b := tc.Post("/", "application/json", string(body)); status != http.StatusOK {
+		t.Fatalf("batch publish: %d %.200s", status, b)
+	}
+	pollUntil(t, 10*time.Second, "the stalled subscriber gone", func() bool { return hb.Stats().Subscribers == 0 })
+	expectDropLogs(t, logFile, hub.ReasonSlow)
+	drops := hb.Drops()
+	if drops[hub.ReasonSlow] != 1 || drops[hub.ReasonWriteTimeout] != 0 || drops[hub.ReasonWriteFailed] != 0 {
+		t.Fatalf("drops by reason %v, want one slow_consumer and nothing else", drops)
+	}
+	stalled.Close()
 }
 
 // TestTransportReplayBacklog replays a long history to a client that
@@ -380,7 +463,8 @@ func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 // because of the queue (the hub's drop counter stays at 0).
 func TestTransportWriteTimeout(t *testing.T) {
 	const n = 200 // ~12.5 MiB: more than the socket buffers, fewer than the queue
-	tc := startCaddy(t, `http://127.0.0.1:{PORT} {
+	global, logFile := warnLog(t)
+	tc := startCaddy(t, global+`http://127.0.0.1:{PORT} {
 	sse {
 		hub transport-wt
 		buffer 4096
@@ -407,6 +491,7 @@ func TestTransportWriteTimeout(t *testing.T) {
 	if d := hb.Drops()[hub.ReasonWriteTimeout]; d != 1 {
 		t.Fatalf("drops counted as write_timeout: %d, want 1 (all: %v)", d, hb.Drops())
 	}
+	expectDropLogs(t, logFile, hub.ReasonWriteTimeout)
 
 	evs, err := readRawStream(stalled, 15*time.Second)
 	if isNetTimeout(err) {
