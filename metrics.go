@@ -16,8 +16,6 @@ package caddysse
 
 import (
 	"errors"
-	"sync/atomic"
-	"time"
 
 	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,40 +92,4 @@ func registerMetrics(reg *prometheus.Registry) error {
 		return nil
 	}
 	return err
-}
-
-// publishBuckets are the upper bounds, in seconds, of the publish latency
-// histogram: a memory publish takes microseconds, a wide fan-out or a
-// contended hub longer.
-var publishBuckets = [...]float64{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005,
-	0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}
-
-// latencyHistogram counts durations in publishBuckets with atomic
-// counters, so that it lives with its hub across registries.
-type latencyHistogram struct {
-	counts [len(publishBuckets) + 1]atomic.Uint64 // the last one is +Inf
-	sum    atomic.Uint64                          // nanoseconds
-}
-
-func (l *latencyHistogram) observe(d time.Duration) {
-	secs := d.Seconds()
-	i := 0
-	for i < len(publishBuckets) && secs > publishBuckets[i] {
-		i++
-	}
-	l.counts[i].Add(1)
-	l.sum.Add(uint64(max(d, 0)))
-}
-
-// snapshot returns the count, the sum in seconds and the cumulative
-// bucket counts, as prometheus.NewConstHistogram takes them.
-func (l *latencyHistogram) snapshot() (uint64, float64, map[float64]uint64) {
-	buckets := make(map[float64]uint64, len(publishBuckets))
-	var cumulative uint64
-	for i, bound := range publishBuckets {
-		cumulative += l.counts[i].Load()
-		buckets[bound] = cumulative
-	}
-	count := cumulative + l.counts[len(publishBuckets)].Load()
-	return count, float64(l.sum.Load()) / float64(time.Second), buckets
 }
