@@ -43,6 +43,5 @@ var (
 	adaptCaddyfile = caddytest.Adapt
 	testStorage    = caddytest.Storage
 	pollUntil      = ssetest.PollUntil
-	strict         = ssetest.Strict
 	skipOrFail     = ssetest.SkipOrFail
 )
