@@ -907,7 +907,7 @@ func TestHubStats(t *testing.T) {
 	if st.Subscribers != 0 || st.Topics != 0 {
 		t.Fatalf("after every subscriber left: %+v", st)
 	}
-	if len(h.index.exact) != 0 || h.index.patterns.children != 0 || h.index.patterns.literal != nil && len(h.index.patterns.literal) != 0 ||
+	if len(h.index.exact) != 0 || h.index.patterns.children != 0 || len(h.index.patterns.literal) != 0 ||
 		h.index.patterns.star != nil || h.index.patterns.anyTail != nil || h.index.selectors != 0 || len(h.subs) != 0 || len(h.perClient) != 0 {
 		t.Fatalf("indexes not empty: exact %v, patterns %+v, selectors %d, subs %v, per client %v",
 			h.index.exact, h.index.patterns, h.index.selectors, h.subs, h.perClient)
