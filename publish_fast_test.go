@@ -163,7 +163,11 @@ func TestExpandGrantsWithoutPlaceholders(t *testing.T) {
 	if !reflect.DeepEqual(grants, []string{"a/*", "b"}) {
 		t.Fatalf("grants %q", grants)
 	}
+	// As authorize does with a token's grants.
 	grants = append(grants, "token/grant")
+	if !reflect.DeepEqual(grants, []string{"a/*", "b", "token/grant"}) {
+		t.Errorf("grants after append %q", grants)
+	}
 	if got := templates[:cap(templates)][2]; got != "" {
 		t.Errorf("appending to the grants wrote %q into the templates", got)
 	}
