@@ -921,3 +921,24 @@ func epochOf(h *Hub) string { return h.log.(*memoryLog).epoch }
 
 // idFor returns the id a memory hub gives its n-th event.
 func idFor(h *Hub, n uint64) string { return h.log.FormatID(Position{Minor: n}) }
+
+// TestHubResetRevealsNoOtherTopic: the id a reset hands a client is that
+// of the newest event it may see, never that of an event on a topic it
+// may not, which would tell it of that event.
+func TestHubResetRevealsNoOtherTopic(t *testing.T) {
+	h, _ := newTestHub(t, Settings{History: 10})
+	visible := hubPublish(t, h, "news", "pub/news")
+	hubPublish(t, h, "secret", "secret/x")
+	sub := hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"pub/**"}, LastEventID: "junk", HasLastEventID: true})
+	if sub.ResetReason != ReasonUnknownID || sub.NewestID != visible.ID {
+		t.Fatalf("reset %q with id %q, want unknown_id with the newest visible id %q", sub.ResetReason, sub.NewestID, visible.ID)
+	}
+	// With nothing visible in history, the id is the hub's current
+	// position: resuming from it gets every event after it.
+	none := hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"other"}, LastEventID: "junk", HasLastEventID: true})
+	next := hubPublish(t, h, "later", "other")
+	again := hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"other"}, LastEventID: none.NewestID, HasLastEventID: true})
+	if again.ResetReason != "" || len(again.Replay) != 1 || again.Replay[0].ID != next.ID {
+		t.Fatalf("resume from the reset's id: reason %q, replay %v; want the later event", again.ResetReason, hubData(again.Replay))
+	}
+}

@@ -119,8 +119,21 @@ func (h *Hub) resumeLocked(sub *Subscription, s *Subscriber, req SubscribeReques
 		sub.ResetReason = ReasonUnknownID
 	}
 	if sub.ResetReason != "" {
-		sub.NewestID = h.lastID
+		sub.NewestID = h.newestVisibleLocked(req.Selectors)
 	}
+}
+
+// newestVisibleLocked is the id a reset hands a client to resume from:
+// that of the newest event in history its selectors match, so that the
+// id tells it nothing of events it may not see; with none, the hub's
+// newest position.
+func (h *Hub) newestVisibleLocked(selectors []string) string {
+	for i := len(h.history) - 1; i >= 0; i-- {
+		if eventMatches(selectors, h.history[i]) {
+			return h.history[i].ID
+		}
+	}
+	return h.lastID
 }
 
 // waitLoaded lets a subscriber of a new hub wait, briefly, for its log's
