@@ -19,6 +19,9 @@ package caddysse
 // in-process Caddy of caddytest.
 
 import (
+	"testing"
+
+	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/caddy-sse/caddy-sse/internal/ssetest"
 	"github.com/caddy-sse/caddy-sse/internal/ssetest/caddytest"
 )
@@ -45,3 +48,17 @@ var (
 	pollUntil      = ssetest.PollUntil
 	skipOrFail     = ssetest.SkipOrFail
 )
+
+// eventPos reads an event id back through the memory hub of this process
+// that gave it, for tests that check which number a hub gave an event:
+// ids are opaque, and only their hub can read them.
+func eventPos(t testing.TB, id string) (*hub.Hub, uint64) {
+	t.Helper()
+	for _, p := range pooledHubs() {
+		if pos, ok := p.Log().ParseID(id); ok && pos.Major == 0 {
+			return p.Hub, pos.Minor
+		}
+	}
+	t.Fatalf("id %q is not an id of a hub of this process", id)
+	return nil, 0
+}

@@ -116,18 +116,12 @@ func lcData(evs []parsedEvent) []string {
 	return out
 }
 
-// lcSeq returns the sequence number of an id of the form <epoch>-<seq>.
-func lcSeq(t *testing.T, id string) (epoch string, seq uint64) {
+// lcSeq returns the hub that gave an id, by name, and the number it gave
+// the event.
+func lcSeq(t *testing.T, id string) (hubName string, seq uint64) {
 	t.Helper()
-	i := strings.LastIndexByte(id, '-')
-	if i <= 0 {
-		t.Fatalf("id %q is not <epoch>-<seq>", id)
-	}
-	seq, err := strconv.ParseUint(id[i+1:], 10, 64)
-	if err != nil {
-		t.Fatalf("id %q is not <epoch>-<seq>: %v", id, err)
-	}
-	return id[:i], seq
+	h, n := eventPos(t, id)
+	return h.Name(), n
 }
 
 // lcClient opens a connection per request and retries one that got no

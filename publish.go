@@ -185,14 +185,13 @@ func writePublished(w http.ResponseWriter, pub publishRequest, ids []string) err
 }
 
 // appendIDsJSON appends {"ids":[…]} and a newline, as json.Encoder
-// writes it, without reflection: ids of a memory hub or of Redis are
-// letters, digits and '-', which JSON needs no escape for. It gives up on
-// any other byte.
+// writes it, without reflection: ids are base64url (letters, digits, '-'
+// and '_'), which JSON needs no escape for. It gives up on any other byte.
 func appendIDsJSON(b []byte, ids []string) ([]byte, bool) {
 	b = append(b, `{"ids":[`...)
 	for i, id := range ids {
 		for j := 0; j < len(id); j++ {
-			if c := id[j]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-') {
+			if c := id[j]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_') {
 				return b, false
 			}
 		}

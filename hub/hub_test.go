@@ -107,15 +107,15 @@ func hubData(evs []*Event) []string {
 	return out
 }
 
-// idSeq returns the number a client can read at the end of an id.
-func idSeq(t testing.TB, id string) uint64 {
+// idSeq returns the number of a memory hub's event from its id, which
+// only the hub can read.
+func idSeq(t testing.TB, h *Hub, id string) uint64 {
 	t.Helper()
-	i := strings.LastIndexByte(id, '-')
-	n, err := strconv.ParseUint(id[i+1:], 10, 64)
-	if i < 1 || err != nil {
-		t.Fatalf("id %q is not <epoch>-<seq>", id)
+	pos, ok := h.log.ParseID(id)
+	if !ok {
+		t.Fatalf("id %q is not one of this hub's", id)
 	}
-	return n
+	return pos.Minor
 }
 
 func hubDone(s *Subscriber) bool {
@@ -201,7 +201,7 @@ func TestHubIDs(t *testing.T) {
 				t.Fatalf("id %q given twice", id)
 			}
 			seen[id] = true
-			if n := idSeq(t, id); n <= last {
+			if n := idSeq(t, h, id); n <= last {
 				t.Fatalf("id %q after sequence %d", id, last)
 			} else {
 				last = n
@@ -215,15 +215,6 @@ func TestHubIDs(t *testing.T) {
 // accept each other's ids.
 func TestHubIDsDistinctBetweenHubs(t *testing.T) {
 	clock := newHubClock()
-	epochs := make(map[string]bool)
-	for range 200 {
-		h := New("x", Settings{}, Options{Now: clock.Now})
-		if epochs[epochOf(h)] {
-			t.Fatalf("two hubs started at the same instant share the epoch %q", epochOf(h))
-		}
-		epochs[epochOf(h)] = true
-	}
-
 	a := New("a", Settings{History: 10}, Options{Now: clock.Now})
 	b := New("b", Settings{History: 10}, Options{Now: clock.Now})
 	defer a.Close()
@@ -406,20 +397,18 @@ func TestHubResumeUnknownID(t *testing.T) {
 		{"minus one", 3, func(*Hub, string) string { return "-1" }},
 		{"empty", 3, func(*Hub, string) string { return "" }},
 		{"8 KB", 3, func(*Hub, string) string { return strings.Repeat("9", 8192) }},
-		{"8 KB after the epoch", 3, func(h *Hub, _ string) string { return epochOf(h) + "-" + strings.Repeat("1", 8192) }},
 		{"another hub's id", 3, func(*Hub, string) string { return otherID }},
-		{"future sequence", 3, func(h *Hub, _ string) string { return epochOf(h) + "-4" }},
-		{"far future sequence", 3, func(h *Hub, _ string) string { return epochOf(h) + "-18446744073709551615" }},
-		{"sequence overflow", 3, func(h *Hub, _ string) string { return epochOf(h) + "-18446744073709551616" }},
-		{"no sequence", 3, func(h *Hub, _ string) string { return epochOf(h) + "-" }},
-		{"signed sequence", 3, func(h *Hub, _ string) string { return epochOf(h) + "-+2" }},
-		{"padded sequence", 3, func(h *Hub, _ string) string { return epochOf(h) + "-02" }},
-		{"negative sequence", 3, func(h *Hub, _ string) string { return epochOf(h) + "--2" }},
-		{"epoch only", 3, func(h *Hub, _ string) string { return epochOf(h) }},
+		{"future sequence", 3, func(h *Hub, _ string) string { return idFor(h, 4) }},
+		{"far future sequence", 3, func(h *Hub, _ string) string { return idFor(h, 18446744073709551615) }},
+		{"another hub's form", 3, func(h *Hub, _ string) string { return h.log.(*memoryLog).ids.ID(Position{Major: 1, Minor: 2}) }},
+		{"decimal sequence", 3, func(*Hub, string) string { return "2" }},
+		{"22 characters, not base64url", 3, func(*Hub, string) string { return strings.Repeat("+", IDLen) }},
+		{"22 characters, stray bits", 3, func(_ *Hub, newest string) string { return newest[:IDLen-1] + "B" }},
+		{"a byte short", 3, func(_ *Hub, newest string) string { return newest[:IDLen-1] }},
 		{"trailing text", 3, func(_ *Hub, newest string) string { return newest + "x" }},
 		{"leading space", 3, func(_ *Hub, newest string) string { return " " + newest }},
 		{"empty hub", 0, func(*Hub, string) string { return "$" }},
-		{"empty hub, future sequence", 0, func(h *Hub, _ string) string { return epochOf(h) + "-1" }},
+		{"empty hub, future sequence", 0, func(h *Hub, _ string) string { return idFor(h, 1) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -612,7 +601,7 @@ func TestHubIdempotencyKey(t *testing.T) {
 	// "five" pushes "two" out: key-1 is forgotten.
 	hubPublish(t, h, "five", "t")
 	fresh, err := h.Publish(context.Background(), []*Event{hubEvent("one again", "t")}, "key-1", 0)
-	if err != nil || slices.Contains(first, fresh[0]) || idSeq(t, fresh[0]) != 6 {
+	if err != nil || slices.Contains(first, fresh[0]) || idSeq(t, h, fresh[0]) != 6 {
 		t.Fatalf("key-1 after its events left history: %q, %v; want a new id", fresh, err)
 	}
 	if got := hubData(hubQueued(sub.Subscriber)); !slices.Equal(got, []string{"three", "four", "five", "one again"}) {
@@ -686,12 +675,12 @@ func TestHubPublishAtomic(t *testing.T) {
 	if err != nil {
 		t.Fatalf("event exactly at the limit: %v", err)
 	}
-	if idSeq(t, ids[0]) != idSeq(t, proto.ID)+1 {
+	if idSeq(t, h, ids[0]) != idSeq(t, h, proto.ID)+1 {
 		t.Fatalf("id %q after %q", ids[0], proto.ID)
 	}
 	// The idempotency key of the refused batch was not remembered.
 	batch, err := h.Publish(context.Background(), []*Event{hubEvent("small", "t"), hubEvent("small too", "t")}, "batch", size)
-	if err != nil || len(batch) != 2 || idSeq(t, batch[0]) != idSeq(t, ids[0])+1 {
+	if err != nil || len(batch) != 2 || idSeq(t, h, batch[0]) != idSeq(t, h, ids[0])+1 {
 		t.Fatalf("batch after the refused one: %q, %v", batch, err)
 	}
 	got := hubQueued(sub.Subscriber)
@@ -915,9 +904,6 @@ func TestHubStats(t *testing.T) {
 	// alice's slot is free again.
 	hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"orders/1"}, Client: "alice", MaxPerClient: 1})
 }
-
-// epochOf returns the epoch of a memory hub's ids.
-func epochOf(h *Hub) string { return h.log.(*memoryLog).epoch }
 
 // idFor returns the id a memory hub gives its n-th event.
 func idFor(h *Hub, n uint64) string { return h.log.FormatID(Position{Minor: n}) }

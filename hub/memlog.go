@@ -16,22 +16,18 @@ package hub
 
 import (
 	"context"
-	"crypto/rand"
-	"math/big"
-	"strconv"
-	"strings"
 	"sync"
-	"time"
 )
 
 // memoryLog is the log of a hub kept by this process alone: appending
 // an event delivers it to the hub at once, so that a publish returns
-// once its events are in history and queued for every subscriber. Ids are
-// <epoch>-<n>: the epoch tells this process's ids from those of earlier
-// processes and other hubs, n counts the hub's events from 1.
+// once its events are in history and queued for every subscriber. It
+// numbers the hub's events from 1; ids are these numbers under a key of
+// this hub alone (see IDCipher), so an id of an earlier process or
+// another hub is unknown here.
 type memoryLog struct {
-	hub   *Hub // the hub this log belongs to: history bounds idempotency keys
-	epoch string
+	hub *Hub // the hub this log belongs to: history bounds idempotency keys
+	ids *IDCipher
 
 	mu        sync.Mutex // one append at a time: delivery order is id order
 	sink      Sink
@@ -46,23 +42,8 @@ type idemRecord struct {
 }
 
 func newMemoryLog(h *Hub) *memoryLog {
-	return &memoryLog{hub: h, epoch: newEpoch(h.now()), idem: make(map[string][]string)}
-}
-
-// epochRandom is the range of an epoch's random part: six base-36 digits,
-// so that two hubs started in the same millisecond, as the hubs of one
-// config often are, share an epoch with odds of about one in two billion.
-const epochRandom = 36 * 36 * 36 * 36 * 36 * 36
-
-// newEpoch returns a short prefix unique to this hub instance: the start
-// time in milliseconds plus random bits, in base 36.
-func newEpoch(t time.Time) string {
-	r, err := rand.Int(rand.Reader, big.NewInt(epochRandom))
-	if err != nil {
-		r = big.NewInt(0)
-	}
-	// Adding epochRandom gives a leading 1 to drop, keeping exactly six digits.
-	return strconv.FormatInt(t.UnixMilli(), 36) + strconv.FormatInt(r.Int64()+epochRandom, 36)[1:]
+	ids, _ := NewIDCipher(NewIDKey()) // it fails only for a key of another length
+	return &memoryLog{hub: h, ids: ids, idem: make(map[string][]string)}
 }
 
 func (m *memoryLog) Open(sink Sink) {
@@ -75,24 +56,13 @@ func (m *memoryLog) Close()                   {}
 func (m *memoryLog) Status() *TransportStatus { return nil }
 func (m *memoryLog) MayArrive(Position) bool  { return false }
 
-func (m *memoryLog) FormatID(pos Position) string {
-	return m.epoch + "-" + strconv.FormatUint(pos.Minor, 10)
-}
+func (m *memoryLog) FormatID(pos Position) string { return m.ids.ID(pos) }
 
-// ParseID accepts only this log's ids, in canonical form.
+// ParseID accepts only this log's ids: those that decrypt to a position
+// of the form the log gives (Major 0).
 func (m *memoryLog) ParseID(id string) (Position, bool) {
-	if len(id) > len(m.epoch)+21 {
-		return Position{}, false
-	}
-	epoch, num, ok := strings.Cut(id, "-")
-	if !ok || epoch != m.epoch || num == "" || num[0] == '+' {
-		return Position{}, false
-	}
-	n, err := strconv.ParseUint(num, 10, 64)
-	if err != nil || strconv.FormatUint(n, 10) != num {
-		return Position{}, false
-	}
-	return Position{Minor: n}, true
+	pos, ok := m.ids.Position(id)
+	return pos, ok && pos.Major == 0
 }
 
 func (m *memoryLog) Append(_ context.Context, events []*Event, idemKey string, maxSize int) ([]string, error) {
@@ -159,25 +129,16 @@ func (m *memoryLog) expireKeys() {
 // two per event.
 func (m *memoryLog) nextIDs(n int) []string {
 	if n == 1 {
-		var buf [64]byte // an epoch of a dozen bytes, '-' and 20 digits at most
-		b := append(buf[:0], m.epoch...)
-		b = append(b, '-')
-		return []string{string(strconv.AppendUint(b, m.n+1, 10))}
+		return []string{m.ids.ID(Position{Minor: m.n + 1})}
 	}
-	last := strconv.FormatUint(m.n+uint64(n), 10)
-	buf := make([]byte, 0, n*(len(m.epoch)+1+len(last)))
-	ends := make([]int, n)
+	buf := make([]byte, 0, n*IDLen)
 	for i := range n {
-		buf = append(buf, m.epoch...)
-		buf = append(buf, '-')
-		buf = strconv.AppendUint(buf, m.n+uint64(i)+1, 10)
-		ends[i] = len(buf)
+		buf = m.ids.AppendID(buf, Position{Minor: m.n + uint64(i) + 1})
 	}
 	all := string(buf)
 	ids := make([]string, n)
-	start := 0
-	for i, end := range ends {
-		ids[i], start = all[start:end], end
+	for i := range ids {
+		ids[i] = all[i*IDLen : (i+1)*IDLen]
 	}
 	return ids
 }

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddy-sse/caddy-sse/hub"
@@ -34,24 +35,22 @@ const (
 	// streamMin is the least the stream keeps, whatever history says:
 	// readers on other instances need the slack to catch up.
 	streamMin = 10000
-	// idEstimate is the id length max_event_size counts for an event
-	// stored in Redis, whose id is known only once stored: 13 digits of
-	// milliseconds, a dash and 5 digits of sequence.
-	idEstimate = 19
 	// maxClockSkew is how far in the future a resume id may be before it
 	// is taken for junk rather than an event another instance has just
 	// stored.
 	maxClockSkew = 10 * time.Second
 )
 
-// idLineLen is the size of the id: line of an id of idEstimate bytes.
-var idLineLen = hub.IDLineLen(strings.Repeat("0", idEstimate))
+// idLineLen is the size of an event's id: line: every id has hub.IDLen
+// bytes, so max_event_size is checked before Redis assigns the id.
+var idLineLen = hub.IDLineLen(strings.Repeat("0", hub.IDLen))
 
 type logConfig struct {
 	hub            string
 	opts           *goredis.Options
 	logger         *zap.Logger
 	stream         string // the stream's key
+	idKey          string // the key of the hub's id cipher
 	idemPrefix     string // idempotency keys start with it
 	publishTimeout time.Duration
 	idemWindow     time.Duration
@@ -65,6 +64,7 @@ type streamLog struct {
 	client *goredis.Client
 	sink   hub.Sink
 	sem    chan struct{} // publishes in flight
+	ids    atomic.Pointer[hub.IDCipher]
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -139,11 +139,49 @@ func (l *streamLog) Close() {
 	l.wg.Wait()
 }
 
-// ParseID implements hub.Log: ids are the stream's entry ids.
-func (l *streamLog) ParseID(id string) (hub.Position, bool) { return parseStreamID(id) }
+// ParseID implements hub.Log: ids are entry ids under the hub's id
+// cipher, whose key every instance reads from Redis; before this one
+// has read it, no id is known.
+func (l *streamLog) ParseID(id string) (hub.Position, bool) {
+	ids := l.ids.Load()
+	if ids == nil {
+		return hub.Position{}, false
+	}
+	return ids.Position(id)
+}
 
 // FormatID implements hub.Log.
-func (l *streamLog) FormatID(pos hub.Position) string { return formatStreamID(pos) }
+func (l *streamLog) FormatID(pos hub.Position) string {
+	ids := l.ids.Load()
+	if ids == nil {
+		return ""
+	}
+	return ids.ID(pos)
+}
+
+// idKeyScript returns the hub's id key, creating it if there is none:
+// the first instance to need it picks it, and every instance, now and
+// after restarts, uses the same, so that ids resume anywhere.
+var idKeyScript = goredis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+`)
+
+// loadIDs reads the hub's id key from Redis, creating it if need be, and
+// returns the cipher of ids. A key that changed (Redis lost it, and
+// another instance made a new one) replaces the one this instance had.
+func (l *streamLog) loadIDs(ctx context.Context) (*hub.IDCipher, error) {
+	key, err := idKeyScript.Run(ctx, l.client, []string{l.idKey}, hub.NewIDKey()).Text()
+	if err != nil {
+		return nil, err
+	}
+	ids, err := hub.NewIDCipher([]byte(key))
+	if err != nil {
+		return nil, fmt.Errorf("the id key %s in Redis is not %d bytes", l.idKey, hub.IDKeyLen)
+	}
+	l.ids.Store(ids)
+	return ids, nil
+}
 
 // MayArrive implements hub.Log: an entry id a little ahead of what this
 // instance has read may be one another instance has just added.
@@ -214,6 +252,14 @@ func (l *streamLog) Append(ctx context.Context, events []*hub.Event, idemKey str
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.publishTimeout)
 	defer cancel()
+	cipher := l.ids.Load()
+	if cipher == nil {
+		var err error
+		if cipher, err = l.loadIDs(ctx); err != nil {
+			l.failed(err)
+			return nil, fmt.Errorf("%w: %v", hub.ErrUnavailable, err)
+		}
+	}
 	res, err := publishScript.Run(ctx, l.client, []string{l.stream, l.idemPrefix + idemKey}, args...).Slice()
 	if err != nil {
 		l.failed(err)
@@ -222,6 +268,13 @@ func (l *streamLog) Append(ctx context.Context, events []*hub.Event, idemKey str
 	ids, err := parsePublishReply(res, len(events))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", hub.ErrUnavailable, err)
+	}
+	for i, id := range ids {
+		pos, ok := parseStreamID(id)
+		if !ok {
+			return nil, fmt.Errorf("%w: unexpected reply from Redis", hub.ErrUnavailable)
+		}
+		ids[i] = cipher.ID(pos)
 	}
 	return ids, nil
 }

@@ -126,6 +126,9 @@ func (l *streamLog) lost(last, next hub.Position) (bool, error) {
 // returns the position to follow from.
 func (l *streamLog) load(gap bool) (hub.Position, error) {
 	var base hub.Position
+	if _, err := l.loadIDs(l.ctx); err != nil {
+		return base, err
+	}
 	info, err := l.client.XInfoStream(l.ctx, l.stream).Result()
 	switch {
 	case isNoSuchKey(err):
@@ -167,6 +170,7 @@ func isNoSuchKey(err error) bool {
 // decode turns stream entries into events; an entry this plugin did not
 // write is skipped.
 func (l *streamLog) decode(msgs []goredis.XMessage) []*hub.Event {
+	ids := l.ids.Load() // load read it before any entry
 	events := make([]*hub.Event, 0, len(msgs))
 	for _, m := range msgs {
 		pos, ok := parseStreamID(m.ID)
@@ -177,7 +181,7 @@ func (l *streamLog) decode(msgs []goredis.XMessage) []*hub.Event {
 				zap.String("hub", l.hub), zap.String("id", m.ID))
 			continue
 		}
-		events = append(events, hub.NewStoredEvent(m.ID, pos, time.UnixMilli(int64(pos.Major)), strings.Fields(topics), []byte(body)))
+		events = append(events, hub.NewStoredEvent(ids.ID(pos), pos, time.UnixMilli(int64(pos.Major)), strings.Fields(topics), []byte(body)))
 	}
 	return events
 }

@@ -56,7 +56,8 @@ type Transport struct {
 	URL string `json:"url,omitempty"`
 
 	// KeyPrefix starts every key the hub uses; the stream is
-	// <prefix>{<hub>}:stream. Default: "sse:".
+	// <prefix>{<hub>}:stream, the key of its ids <prefix>{<hub>}:idkey.
+	// Default: "sse:".
 	KeyPrefix string `json:"key_prefix,omitempty"`
 
 	// Username overrides the URL's user name; {env.X} is replaced.
@@ -293,6 +294,7 @@ func (t *Transport) NewLog(name string, logger *zap.Logger) hub.Log {
 		opts:           &opts,
 		logger:         logger,
 		stream:         key + "stream",
+		idKey:          key + "idkey",
 		idemPrefix:     key + "idem:",
 		publishTimeout: durationOr(t.PublishTimeout, defaultPublishTimeout),
 		idemWindow:     durationOr(t.IdempotencyWindow, defaultIdempotencyWindow),

@@ -137,7 +137,7 @@ func raiseFileLimit() {
 type subscriber struct {
 	url       *url.URL
 	expected  int
-	lastSeq   int64
+	lastSeq   []int64 // per publisher, the number of the last event received
 	received  int
 	dups      int
 	reordered int
@@ -271,7 +271,7 @@ func load(c loadConfig) (*result, error) {
 		q := u.Query()
 		q.Set("topic", p.selectors[i])
 		u.RawQuery = q.Encode()
-		subs[i] = &subscriber{url: &u, expected: p.expected[i], lastSeq: -1, latencies: make([]int32, 0, p.expected[i])}
+		subs[i] = &subscriber{url: &u, expected: p.expected[i], lastSeq: newLastSeq(c.publishers), latencies: make([]int32, 0, p.expected[i])}
 		opened.Add(1)
 		wg.Add(1)
 		sem <- struct{}{}
@@ -393,11 +393,22 @@ func openStream(ctx context.Context, u *url.URL) (net.Conn, *bufio.Reader, error
 	return conn, bufio.NewReaderSize(resp.Body, 4096), nil
 }
 
+// newLastSeq is a subscriber's "nothing received yet" from each publisher.
+func newLastSeq(publishers int) []int64 {
+	last := make([]int64, publishers)
+	for i := range last {
+		last[i] = -1
+	}
+	return last
+}
+
 // read parses events until the connection ends. Event data is
-// "<publish unix nanos>"; the order check uses the numeric tail of the id.
+// "<publisher> <n> <publish unix nanos>": ids are opaque, so order is
+// checked per publisher, whose events the hub must deliver in the order it
+// published them, by their numbers.
 func (s *subscriber) read(br *bufio.Reader, onEvent func()) {
-	var seq int64 = -1
-	var sent int64
+	var pub int = -1
+	var seq, sent int64
 	for {
 		line, err := br.ReadSlice('\n')
 		if err != nil {
@@ -406,43 +417,45 @@ func (s *subscriber) read(br *bufio.Reader, onEvent func()) {
 		line = line[:len(line)-1]
 		switch {
 		case len(line) == 0:
-			if seq < 0 {
+			if pub < 0 || pub >= len(s.lastSeq) {
 				continue
 			}
 			now := time.Now().UnixNano()
-			switch {
-			case seq == s.lastSeq:
+			switch last := s.lastSeq[pub]; {
+			case seq == last:
 				s.dups++
-			case seq < s.lastSeq:
+			case seq < last:
 				s.reordered++
 			}
-			s.lastSeq = max(s.lastSeq, seq)
+			s.lastSeq[pub] = max(s.lastSeq[pub], seq)
 			s.received++
 			s.latencies = append(s.latencies, int32((now-sent)/1000))
-			seq = -1
+			pub = -1
 			onEvent()
-		case len(line) > 4 && string(line[:4]) == "id: ":
-			seq = idOrder(string(line[4:]))
 		case len(line) > 6 && string(line[:6]) == "data: ":
-			sent, _ = strconv.ParseInt(string(line[6:]), 10, 64)
+			pub, seq, sent = parseEventData(line[6:])
 		}
 	}
 }
 
-// idOrder maps an event id to a number that orders ids: the sequence
-// number of a memory hub's <epoch>-<seq>, or a Redis stream id's
-// <ms>-<seq> as ms<<20 + seq.
-func idOrder(id string) int64 {
-	i := strings.LastIndexByte(id, '-')
-	if i < 0 {
-		n, _ := strconv.ParseInt(id, 10, 64)
-		return n
+// eventData is the data of event n of publisher pub, published now.
+func eventData(pub, n int, now int64) string {
+	return strconv.Itoa(pub) + " " + strconv.Itoa(n) + " " + strconv.FormatInt(now, 10)
+}
+
+// parseEventData reads eventData back; pub is -1 for anything else.
+func parseEventData(b []byte) (pub int, n, sent int64) {
+	fields := strings.Fields(string(b))
+	if len(fields) != 3 {
+		return -1, 0, 0
 	}
-	seq, _ := strconv.ParseInt(id[i+1:], 10, 64)
-	if ms, err := strconv.ParseInt(id[:i], 10, 64); err == nil {
-		return ms<<20 + seq // a Redis id: the epoch of a memory hub has letters
+	p, err1 := strconv.Atoi(fields[0])
+	n, err2 := strconv.ParseInt(fields[1], 10, 64)
+	sent, err3 := strconv.ParseInt(fields[2], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return -1, 0, 0
 	}
-	return seq
+	return p, n, sent
 }
 
 // publishAll publishes c.events events, at c.rate per second or, with
@@ -452,7 +465,7 @@ func publishAll(c loadConfig, topicOf func(int) string) (int, error) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.publishers + 1}}
 	defer client.CloseIdleConnections()
 	var next, requests atomic.Int64
-	publish := func() error {
+	publish := func(pub int) error {
 		n := int(next.Add(int64(c.batch))) - c.batch
 		if n >= c.events {
 			return io.EOF
@@ -460,9 +473,9 @@ func publishAll(c loadConfig, topicOf func(int) string) (int, error) {
 		count := min(c.batch, c.events-n)
 		var req *http.Request
 		var err error
-		now := strconv.FormatInt(time.Now().UnixNano(), 10)
+		now := time.Now().UnixNano()
 		if c.batch == 1 {
-			body := url.Values{"topic": {topicOf(n)}, "data": {now}}.Encode()
+			body := url.Values{"topic": {topicOf(n)}, "data": {eventData(pub, n, now)}}.Encode()
 			req, err = http.NewRequest(http.MethodPost, c.pubURL, strings.NewReader(body))
 			if err == nil {
 				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -470,7 +483,7 @@ func publishAll(c loadConfig, topicOf func(int) string) (int, error) {
 		} else {
 			batch := make([]map[string]string, count)
 			for i := range batch {
-				batch[i] = map[string]string{"topic": topicOf(n + i), "data": now}
+				batch[i] = map[string]string{"topic": topicOf(n + i), "data": eventData(pub, n+i, now)}
 			}
 			b, _ := json.Marshal(batch)
 			req, err = http.NewRequest(http.MethodPost, c.pubURL, bytes.NewReader(b))
@@ -497,7 +510,7 @@ func publishAll(c loadConfig, topicOf func(int) string) (int, error) {
 		tick := time.NewTicker(time.Duration(float64(time.Second) * float64(c.batch) / c.rate))
 		defer tick.Stop()
 		for {
-			if err := publish(); err != nil {
+			if err := publish(0); err != nil {
 				if errors.Is(err, io.EOF) {
 					return int(requests.Load()), nil
 				}
@@ -507,10 +520,10 @@ func publishAll(c loadConfig, topicOf func(int) string) (int, error) {
 		}
 	}
 	errc := make(chan error, c.publishers)
-	for range c.publishers {
+	for pub := range c.publishers {
 		go func() {
 			for {
-				if err := publish(); err != nil {
+				if err := publish(pub); err != nil {
 					if errors.Is(err, io.EOF) {
 						err = nil
 					}
