@@ -32,6 +32,7 @@ type memoryLog struct {
 	mu        sync.Mutex // one append at a time: delivery order is id order
 	sink      Sink
 	n         uint64              // last number assigned
+	scratch   [16]byte            // for ids; see IDCipher.appendID
 	idem      map[string][]string // Idempotency-Key → ids, while their events are in history
 	idemOrder []idemRecord        // keys in publish order, for expiry with history
 }
@@ -129,11 +130,12 @@ func (m *memoryLog) expireKeys() {
 // two per event.
 func (m *memoryLog) nextIDs(n int) []string {
 	if n == 1 {
-		return []string{m.ids.ID(Position{Minor: m.n + 1})}
+		var buf [IDLen]byte
+		return []string{string(m.ids.appendID(buf[:0], Position{Minor: m.n + 1}, &m.scratch))}
 	}
 	buf := make([]byte, 0, n*IDLen)
 	for i := range n {
-		buf = m.ids.AppendID(buf, Position{Minor: m.n + uint64(i) + 1})
+		buf = m.ids.appendID(buf, Position{Minor: m.n + uint64(i) + 1}, &m.scratch)
 	}
 	all := string(buf)
 	ids := make([]string, n)
