@@ -22,7 +22,8 @@
 // hubs (the pool that keeps them across reloads, LookupHub, the agreement
 // of a config's handlers on a hub's settings, the Caddy events that start,
 // reconfigure and stop them); caddyfile.go the sse directive; subscribe.go
-// and publish.go (with jsonscan.go) the two sides of a route; auth.go,
+// and publish.go (the body read by publishbody.go and jsonscan.go) the
+// two sides of a route; auth.go,
 // jwt.go, jwks.go and cors.go who may do what; transport.go the transport
 // modules' interface and the memory transport; admin.go, metrics.go and
 // command.go the admin API, Prometheus metrics and the caddy sse command;
