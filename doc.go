@@ -20,14 +20,14 @@
 // This package is the Caddy glue. module.go holds the one init(), the
 // handler's options, Provision and ServeHTTP; hub.go the Caddy side of
 // hubs (the pool that keeps them across reloads, LookupHub, the agreement
-// of a config's handlers on a hub's settings, the Caddy events that start,
-// reconfigure and stop them); caddyfile.go the sse directive; subscribe.go
-// and publish.go (the body read by publishbody.go and jsonscan.go) the
-// two sides of a route; auth.go,
-// jwt.go, jwks.go and cors.go who may do what; transport.go the transport
-// modules' interface and the memory transport; admin.go, metrics.go and
-// command.go the admin API, Prometheus metrics and the caddy sse command;
-// ui.go the browser console and JS client (files under ui/).
+// of a config's handlers on a hub's settings, the Caddy events that
+// start, reconfigure and stop them); caddyfile.go the sse directive;
+// subscribe.go and publish.go the two sides of a route, publishbody.go
+// and jsonscan.go reading a publish body; auth.go, jwt.go, jwks.go and
+// cors.go who may do what; transport.go the transport modules' interface
+// and the memory transport; admin.go, metrics.go and command.go the admin
+// API, Prometheus metrics and the caddy sse command; ui.go the browser
+// console and JS client (files under ui/).
 //
 // The hub itself, in plain Go, is package hub; the Redis transport is
 // package redis, a guest module this package links in. This package may
