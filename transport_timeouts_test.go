@@ -19,33 +19,44 @@ package caddysse
 // must not end streams.
 
 import (
+	"bufio"
 	"crypto/tls"
 	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/quic-go/quic-go/http3"
 )
 
 // TestTransportServerWriteTimeout runs a stream for three times a
 // server-wide write timeout, over HTTP/1.1, HTTP/2 and HTTP/3, with
-// Caddy's write_idle timeout on (its default) and off: the stream must
-// keep delivering events and heartbeats past the server's deadline, and
-// no drop is counted. Caddy caps its idle write deadline at the server's
-// write timeout counted from the start of the request (and HTTP/1.1 and
-// HTTP/2 set one of their own when the request is read), so a stream
-// that kept that ceiling would be cut mid-stream at 1s.
+// Caddy's write_idle timeout on (its default) and off, and with every
+// other server timeout as short: the stream must keep delivering events
+// and heartbeats past the server's deadlines, and no drop is counted.
+// Caddy caps its idle write deadline at the server's write timeout
+// counted from the start of the request (and HTTP/1.1 and HTTP/2 set one
+// of their own when the request is read), so a stream that kept that
+// ceiling would be cut mid-stream.
 func TestTransportServerWriteTimeout(t *testing.T) {
-	const serverWrite = time.Second
+	const serverTimeout = 500 * time.Millisecond
+	const (
+		write  = "write 500ms"
+		noIdle = "write 500ms\n\t\t\twrite_idle -1s"
+		every  = "write 500ms\n\t\t\tread_header 500ms\n\t\t\tread_body 500ms\n\t\t\tidle 500ms"
+	)
 	for _, tt := range []struct {
 		name, protocol, timeouts string
 	}{
-		{"h1", "h1", "write 1s"},
-		{"h1 without write_idle", "h1", "write 1s\n\t\t\twrite_idle -1s"},
-		{"h2", "h2", "write 1s"},
-		{"h2 without write_idle", "h2", "write 1s\n\t\t\twrite_idle -1s"},
-		{"h3", "h3", "write 1s"},
+		{"h1", "h1", write},
+		{"h1 without write_idle", "h1", noIdle},
+		{"h1 every timeout", "h1", every},
+		{"h2", "h2", write},
+		{"h2 without write_idle", "h2", noIdle},
+		{"h2 every timeout", "h2", every},
+		{"h3", "h3", write},
+		{"h3 every timeout", "h3", every},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			sse := `
@@ -86,10 +97,10 @@ func TestTransportServerWriteTimeout(t *testing.T) {
 				t.Fatalf("first comment = %q, want :ok", c)
 			}
 			// Each round is an event and the heartbeat after it; the
-			// rounds go on until the stream has lived three server write
+			// rounds go on until the stream has lived three server
 			// timeouts.
 			rounds := 0
-			for ; rounds < 3 || time.Since(opened) < 3*serverWrite; rounds++ {
+			for ; rounds < 3 || time.Since(opened) < 3*serverTimeout; rounds++ {
 				data := fmt.Sprintf("round %d, %v into the stream", rounds+1, time.Since(opened).Round(time.Millisecond))
 				id := publishWith(t, client, url, "topic", "wt", "data", data)
 				if ev := s.Next(perEventTimeout); ev.ID != id || ev.Data != data {
@@ -109,6 +120,52 @@ func TestTransportServerWriteTimeout(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTransportServerWriteTimeoutStalled checks that lifting the server's
+// write timeout leaves write_timeout in force: a client that reads its
+// stream past the server's deadline and then stalls is dropped for
+// missing write_timeout, once, as in TestTransportWriteTimeout.
+func TestTransportServerWriteTimeoutStalled(t *testing.T) {
+	const n = 200 // ~12.5 MiB: more than the socket buffers, fewer than the queue
+	const serverTimeout = 500 * time.Millisecond
+	tc := startCaddy(t, serverOptionsCaddyfile(t, "http", "h1", "write 500ms", `
+		hub transport-server-wt-stalled
+		buffer 4096
+		heartbeat 100ms
+		write_timeout 300ms
+		subscribe_allow **
+		publish_allow **`))
+	hb := pooledHubNamed(t, "transport-server-wt-stalled")
+	opened := time.Now()
+	stalled := rawSubscribe(t, tc.Port, "/?topic=wt")
+	// Read heartbeats until the server's write timeout has passed twice,
+	// then stop reading.
+	if err := stalled.SetReadDeadline(time.Now().Add(perEventTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReaderSize(stalled, 16)
+	heartbeats := 0
+	for heartbeats < 2 || time.Since(opened) < 2*serverTimeout {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			t.Fatalf("reading the stream before it stalls: %v", err)
+		}
+		if line == ":\n" {
+			heartbeats++
+		}
+	}
+	drops := hb.Drops()
+	for k := 1; k <= n; k++ {
+		tc.PublishForm("/", "topic", "wt", "data", bulkData(k))
+	}
+	pollUntil(t, 5*time.Second, "the stalled subscriber gone", func() bool { return hb.Stats().Subscribers == 0 })
+	if d := hb.Stats().Dropped; d != 0 {
+		t.Fatalf("hub dropped %d subscribers for a full queue; want write_timeout to end the stream", d)
+	}
+	if d := hb.Drops()[hub.ReasonWriteTimeout] - drops[hub.ReasonWriteTimeout]; d != 1 {
+		t.Fatalf("drops counted as write_timeout: %d, want 1 (all: %v)", d, hb.Drops())
 	}
 }
 
