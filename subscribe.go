@@ -394,11 +394,26 @@ func (h *Handler) openStream(w http.ResponseWriter, r *http.Request) *stream {
 	hdr.Del("Content-Length")
 	w.WriteHeader(http.StatusOK)
 	st := &stream{w: w, rc: http.NewResponseController(w), timeout: time.Duration(h.WriteTimeout), deadlines: true}
+	_, iw := caddyhttp.IdleTimeoutsFromContext(r.Context())
+	if iw == nil {
+		// The server's write timeout, if any, is a deadline net/http set
+		// when it read the request; the first send replaces it and every
+		// send clears its own.
+		return st
+	}
+	// Caddy caps every deadline of its idle writer at the server's write
+	// timeout counted from the start of the request, and on HTTP/2 leaves
+	// that ceiling armed between writes, where it resets the stream:
+	// every stream would end there, mid-stream. A stream lifts the
+	// ceiling for good, as write_timeout bounds each of its sends
+	// instead; put back, an expired ceiling would only cut the rest of
+	// the response, such as the last chunk of HTTP/1.1.
+	iw.Deadline.HardDeadline = time.Time{}
 	// A minimum rate would make Caddy's deadline count from the start of
 	// the stream rather than from each call; a shorter idle timeout of the
 	// server or of a timeouts handler stays in force, as it did when it
 	// capped the stream's own deadline.
-	if _, iw := caddyhttp.IdleTimeoutsFromContext(r.Context()); iw != nil && r.ProtoMajor <= 2 && iw.Deadline.MinRate == 0 {
+	if r.ProtoMajor <= 2 && iw.Deadline.MinRate == 0 {
 		st.restore = iw.Override(min(st.timeout, iw.Deadline.Timeout), 0, 0)
 		st.idleBound = true
 	}
