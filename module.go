@@ -107,7 +107,8 @@ type Handler struct {
 	Buffer int `json:"buffer,omitempty"`
 
 	// WriteTimeout is the deadline for each write and flush to a stream; a
-	// subscriber that misses it is disconnected. Default: 10s.
+	// subscriber that misses it is disconnected. Streams take it in place of
+	// the server's write timeout, which would end them. Default: 10s.
 	WriteTimeout caddy.Duration `json:"write_timeout,omitempty"`
 
 	// MaxTopics bounds the selectors of one subscription. Default: 32.
