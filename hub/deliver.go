@@ -23,6 +23,9 @@ func (h *Hub) deliver(d Delivery) {
 	if h.closed {
 		return
 	}
+	if h.horizon.Less(d.Horizon) {
+		h.horizon = d.Horizon
+	}
 	if d.Reload {
 		h.reloadLocked(d)
 		return
@@ -56,9 +59,10 @@ func (h *Hub) appendLocked(e *Event) {
 }
 
 // reloadLocked replaces history with the newest events of the log. A
-// subscriber that resumed before the first load gets its replay from it;
-// after a gap, every subscriber is ended so its client resumes and
-// learns what it missed.
+// subscriber that came before the first load gets from it what it has not
+// seen: the events after its resume point, or, without one, those after
+// d.Live. After a gap, every subscriber is ended so its client resumes
+// and learns what it missed.
 func (h *Hub) reloadLocked(d Delivery) {
 	if d.Gap {
 		for _, s := range h.subs {
@@ -69,17 +73,27 @@ func (h *Hub) reloadLocked(d Delivery) {
 	clear(h.history)
 	h.history, h.histBytes = h.history[:0], 0
 	h.base, h.last, h.lastID = d.Base, d.Base, h.log.FormatID(d.Base)
-	var waiting []*Subscriber
+	var waiting, resumed []*Subscriber
 	for _, s := range h.subs {
-		if s.awaitLoad {
-			s.awaitLoad = false
-			if s.after.Less(d.Base) {
-				s.retry = ShortRetry()
-				h.removeLocked(s, ReasonExpiredID)
-				continue
-			}
-			waiting = append(waiting, s)
+		if !s.awaitLoad {
+			continue
 		}
+		s.awaitLoad = false
+		switch {
+		case s.hasAfter && s.after.Less(d.Base):
+			s.retry = ShortRetry()
+			h.removeLocked(s, ReasonExpiredID)
+			continue
+		case s.hasAfter:
+			resumed = append(resumed, s)
+		case d.Live == Position{}:
+			continue
+		default:
+			// It came while the log could not be read: what the log
+			// stored after Live is what it has not seen.
+			s.after, s.hasAfter = d.Live, true
+		}
+		waiting = append(waiting, s)
 	}
 	for _, e := range d.Events {
 		if !h.last.Less(e.Pos) {
@@ -90,6 +104,14 @@ func (h *Hub) reloadLocked(d Delivery) {
 			if !s.removed && eventMatches(s.Selectors, e) {
 				h.queueLocked(s, e)
 			}
+		}
+	}
+	for _, s := range resumed {
+		if h.unknownLocked(s.after) {
+			// Its id is not in the log and never will be: waiting for
+			// the events after it would skip what the client missed.
+			s.retry = ShortRetry()
+			h.removeLocked(s, ReasonUnknownID)
 		}
 	}
 	if !h.loaded {

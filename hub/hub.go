@@ -74,6 +74,7 @@ type Hub struct {
 	base      Position // history holds every delivered event after base
 	last      Position // newest event delivered
 	lastID    string   // its id, or the log's id of base
+	horizon   Position // the log will deliver nothing at or before it (Delivery.Horizon)
 
 	loaded   bool          // the log's first delivery (a reload) came
 	loadedCh chan struct{} // closed once loaded

@@ -88,6 +88,18 @@ type Delivery struct {
 	// been given: every stream ends with ReasonGap, so that its client
 	// resumes and learns what it missed.
 	Gap bool
+	// Live, on the log's first delivery (a reload), is the position after
+	// which the log stored what came once the hub's first subscribers
+	// could have come: a subscriber that came before the first delivery
+	// without a resume point gets the Events after Live, and none of them
+	// when Live is the zero Position.
+	Live Position
+	// Horizon, when not zero, is a position up to which the log is
+	// settled: an event at or before it that the hub has not been given
+	// never will be, so a resume id at or before it that is not in
+	// history is one the log lost or never had (a reset, not a wait). It
+	// only moves forward.
+	Horizon Position
 }
 
 // Position is where an event sits in its log, for the hub to order

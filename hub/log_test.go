@@ -151,3 +151,83 @@ func TestSharedLogFutureAndGap(t *testing.T) {
 		t.Error("a gap left a stream open")
 	}
 }
+
+func TestSharedLogFirstLoadGivesLiveSubscribersWhatCameAfterThem(t *testing.T) {
+	// The log could not be read when these subscribed: its first load
+	// gives them what it stored after Live, and nothing before.
+	for _, tt := range []struct {
+		name string
+		live Position
+		want string
+	}{
+		{"after Live", Position{4, 0}, "5-0 6-0"},
+		{"no Live", Position{}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h, log := newTransportHub(10)
+			fresh, err := h.Subscribe(SubscribeRequest{Selectors: []string{"t"}, Buffer: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			log.sink.Deliver(Delivery{Events: streamEvents(3, 4, 5, 6), Reload: true, Base: Position{2, 0}, Live: tt.live})
+			if got := takeIDs(fresh.Subscriber); got != tt.want {
+				t.Errorf("got %q from the first load, want %q", got, tt.want)
+			}
+			log.ingest(streamEvents(7))
+			if got := takeIDs(fresh.Subscriber); got != "7-0" {
+				t.Errorf("got %q live, want 7-0", got)
+			}
+			// A later subscriber is not given what the load held.
+			later, _ := h.Subscribe(SubscribeRequest{Selectors: []string{"t"}, Buffer: 100})
+			log.ingest(streamEvents(8))
+			if got := takeIDs(later.Subscriber); got != "8-0" {
+				t.Errorf("later subscriber got %q, want 8-0", got)
+			}
+		})
+	}
+}
+
+func TestSharedLogHorizon(t *testing.T) {
+	h, log := newTransportHub(10)
+	// Resumed before the first load, after an event the log lost.
+	lost, _ := h.Subscribe(SubscribeRequest{Selectors: []string{"t"}, LastEventID: "40-0", HasLastEventID: true, Buffer: 10})
+	log.sink.Deliver(Delivery{Events: streamEvents(10, 20, 30), Reload: true, Base: Position{9, 0}, Horizon: Position{100, 0}})
+	select {
+	case <-lost.Done():
+		if lost.Reason() != ReasonUnknownID {
+			t.Errorf("a resume past the settled log ended with %q", lost.Reason())
+		}
+	default:
+		t.Error("a resume past the settled log waits for events that will never come")
+	}
+	for _, tt := range []struct {
+		id, reason string
+		replay     int
+	}{
+		{"9-0", "", 3},                                   // base: everything after it
+		{"20-0", "", 1},                                  // in history
+		{"15-0", string(ReasonUnknownID), 0},             // within history, not an event of it
+		{"50-0", string(ReasonUnknownID), 0},             // past history, at or before the horizon
+		{"100-0", string(ReasonUnknownID), 0},            // at the horizon
+		{"8-0", string(ReasonExpiredID), 0},              // before history
+		{"100-1", "", 0},                                 // past the horizon: may still arrive
+		{"99999999999999-0", string(ReasonUnknownID), 0}, // far future
+	} {
+		sub, err := h.Subscribe(SubscribeRequest{Selectors: []string{"t"}, LastEventID: tt.id, HasLastEventID: true, Buffer: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(sub.ResetReason) != tt.reason || len(sub.Replay) != tt.replay {
+			t.Errorf("resume after %s: reset %q, %d replayed; want %q, %d", tt.id, sub.ResetReason, len(sub.Replay), tt.reason, tt.replay)
+		}
+		if tt.reason != "" && sub.NewestID != "30-0" {
+			t.Errorf("resume after %s: reset with newest id %q, want 30-0", tt.id, sub.NewestID)
+		}
+		sub.Close()
+	}
+	// The horizon only moves forward.
+	log.sink.Deliver(Delivery{Horizon: Position{50, 0}})
+	if sub, _ := h.Subscribe(SubscribeRequest{Selectors: []string{"t"}, LastEventID: "60-0", HasLastEventID: true, Buffer: 10}); sub.ResetReason != ReasonUnknownID {
+		t.Errorf("a smaller horizon moved it back: reset %q", sub.ResetReason)
+	}
+}

@@ -14,7 +14,10 @@
 
 package hub
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // SubscribeRequest describes a new subscription.
 type SubscribeRequest struct {
@@ -83,6 +86,9 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 	case req.Replay > 0:
 		sub.Replay = matchingLocked(req.Selectors, h.history, req.Replay)
 	}
+	if !h.loaded && !s.hasAfter {
+		s.awaitLoad = true // the first load gives it what came after it
+	}
 
 	h.nextSubID++
 	s.ID = h.nextSubID
@@ -109,14 +115,14 @@ func (h *Hub) resumeLocked(sub *Subscription, s *Subscriber, req SubscribeReques
 		s.after, s.hasAfter, s.awaitLoad = pos, true, true
 	case pos.Less(h.base):
 		sub.ResetReason = ReasonExpiredID
+	case h.unknownLocked(pos):
+		sub.ResetReason = ReasonUnknownID
 	case !h.last.Less(pos):
 		sub.Replay = matchingLocked(req.Selectors, h.afterLocked(pos), 0)
-	case h.log.MayArrive(pos):
+	default:
 		// Newer than anything delivered here: stored through another
 		// instance a moment ago. Live events up to it are skipped.
 		s.after, s.hasAfter = pos, true
-	default:
-		sub.ResetReason = ReasonUnknownID
 	}
 	if sub.ResetReason != "" {
 		sub.NewestID = h.newestVisibleLocked(req.Selectors)
@@ -134,6 +140,22 @@ func (h *Hub) newestVisibleLocked(selectors []string) string {
 		}
 	}
 	return h.lastID
+}
+
+// unknownLocked reports whether a resume point at or after base names
+// no event the hub has or may yet be given: within history, a position
+// that is neither base nor one of its events (the log lost it, as a
+// store restarted from an older copy does); past history, one the log
+// has settled beyond (Delivery.Horizon) or that cannot arrive.
+func (h *Hub) unknownLocked(pos Position) bool {
+	if !h.last.Less(pos) {
+		if pos == h.base {
+			return false
+		}
+		_, found := slices.BinarySearchFunc(h.history, pos, func(e *Event, p Position) int { return e.Pos.Compare(p) })
+		return !found
+	}
+	return !h.horizon.Less(pos) || !h.log.MayArrive(pos)
 }
 
 // waitLoaded lets a subscriber of a new hub wait, briefly, for its log's
