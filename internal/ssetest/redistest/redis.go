@@ -53,12 +53,13 @@ func Answers(addr string) bool {
 // Server is a redis-server process of a test, which the test may
 // stop and start again; it keeps its data on disk across restarts.
 type Server struct {
-	t    testing.TB
-	URL  string
-	Addr string
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	t         testing.TB
+	URL       string
+	Addr      string
+	dir       string
+	snapshots bool // data survives only in the snapshots Save writes
+	cmd       *exec.Cmd
+	done      chan struct{}
 }
 
 // StartServer starts redis-server on a free loopback port, with an
@@ -66,12 +67,26 @@ type Server struct {
 // acknowledged event.
 func StartServer(t testing.TB) *Server {
 	t.Helper()
+	return startServer(t, false)
+}
+
+// StartSnapshotServer starts redis-server as StartServer does, but it
+// keeps data only in the snapshots Save writes: after Kill and Start it
+// holds what it held at the last Save, as a Redis that snapshots does
+// after a crash.
+func StartSnapshotServer(t testing.TB) *Server {
+	t.Helper()
+	return startServer(t, true)
+}
+
+func startServer(t testing.TB, snapshots bool) *Server {
+	t.Helper()
 	ssetest.SkipShort(t, ssetest.TierRedis)
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		ssetest.SkipOrFail(t, "no Redis answers on 127.0.0.1:6379 and redis-server is not installed (apt-get install -y redis-server)")
 	}
 	port := ssetest.FreePort(t)
-	s := &Server{t: t, Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: t.TempDir()}
+	s := &Server{t: t, Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: t.TempDir(), snapshots: snapshots}
 	s.URL = "redis://" + s.Addr
 	s.Start()
 	t.Cleanup(s.Stop)
@@ -82,8 +97,12 @@ func StartServer(t testing.TB) *Server {
 func (s *Server) Start() {
 	s.t.Helper()
 	_, port, _ := net.SplitHostPort(s.Addr)
-	s.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", port, "--dir", s.dir,
-		"--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no")
+	persistence := []string{"--appendonly", "yes", "--appendfsync", "always"}
+	if s.snapshots {
+		persistence = []string{"--appendonly", "no"}
+	}
+	s.cmd = exec.Command("redis-server", append(append([]string{"--bind", "127.0.0.1", "--port", port, "--dir", s.dir},
+		persistence...), "--save", "", "--daemonize", "no")...)
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
@@ -102,6 +121,27 @@ func (s *Server) Stop() {
 	}
 	ssetest.StopProcess(s.cmd.Process, s.done, 10*time.Second)
 	s.cmd = nil
+}
+
+// Kill ends the server at once, as a crash does: it writes nothing.
+func (s *Server) Kill() {
+	s.t.Helper()
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
+}
+
+// Save writes a snapshot of the server's data, which the next Start loads.
+func (s *Server) Save() {
+	s.t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DisableIdentity: true})
+	defer c.Close()
+	if err := c.Save(context.Background()).Err(); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 // KeyPrefix is a key prefix of this test alone, so that tests sharing
