@@ -16,6 +16,7 @@ package redis
 
 import (
 	"errors"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -37,32 +38,25 @@ const (
 // "now": after an outage it catches up on everything Redis kept.
 func (l *streamLog) read() {
 	defer l.wg.Done()
-	var last hub.Position
-	loaded, check := false, false
+	// Subscribers come once the reader runs: what Redis stores from now on
+	// is what those that come before the first load have not seen.
+	live := before(hub.Position{Major: uint64(time.Now().UnixMilli())})
+	var cur cursor
+	loaded := false
 	backoff := minBackoff
 	for l.ctx.Err() == nil {
 		var err error
-		switch {
-		case !loaded:
-			last, err = l.load(false)
+		if !loaded {
+			cur, err = l.load(false, live)
 			loaded = err == nil
-		case check:
-			// Back after an error: if Redis dropped events this reader had
-			// not read, the hub's history is reloaded and streams resume.
-			var gap bool
-			if gap, err = l.lost(last, hub.Position{}); gap {
-				last, err = l.load(true)
-			}
-			check = err != nil
-		default:
-			last, err = l.follow(last)
+		} else {
+			cur, err = l.follow(cur)
 		}
 		if err != nil {
 			if l.ctx.Err() != nil {
 				return
 			}
 			l.failed(err)
-			check = loaded
 			select {
 			case <-l.ctx.Done():
 				return
@@ -75,92 +69,198 @@ func (l *streamLog) read() {
 	}
 }
 
-// follow reads the entries after last and delivers them to the hub.
-func (l *streamLog) follow(last hub.Position) (hub.Position, error) {
-	res, err := l.client.XRead(l.ctx, &goredis.XReadArgs{Streams: []string{l.stream, formatStreamID(last)},
-		Count: readBatch, Block: readBlock}).Result()
-	if errors.Is(err, goredis.Nil) {
-		l.succeeded(last, 0)
-		return last, nil
-	}
-	if err != nil || len(res) == 0 {
-		return last, err
-	}
-	events := l.decode(res[0].Messages)
-	if len(events) == 0 {
-		return last, nil
-	}
-	if len(res[0].Messages) == readBatch {
-		// A full batch: this reader is behind, and the stream may have
-		// been trimmed past what it had read.
-		if gap, err := l.lost(last, events[0].Pos); err != nil {
-			return last, err
-		} else if gap {
-			return l.load(true)
-		}
-	}
-	l.sink.Deliver(hub.Delivery{Events: events})
-	newest := events[len(events)-1]
-	l.succeeded(newest.Pos, time.Since(newest.Time))
-	return newest.Pos, nil
+// cursor is where the reader stands: the position it has read up to, and
+// how many entries Redis had added to the stream up to it (XINFO's
+// entries-added when it was the newest), which is how the reader tells
+// that entries were lost.
+type cursor struct {
+	last  hub.Position
+	added int64
 }
 
-// lost tells whether Redis has deleted an entry after last that this
-// reader never read (one before next, when next is known).
-func (l *streamLog) lost(last, next hub.Position) (bool, error) {
-	info, err := l.client.XInfoStream(l.ctx, l.stream).Result()
-	if isNoSuchKey(err) {
-		return false, nil // nothing kept: nothing to catch up on
+// snapshot is one atomic look at the stream: Redis's clock, what XINFO
+// STREAM tells of it, and some of its entries.
+type snapshot struct {
+	now       time.Time
+	length    int64
+	added     int64        // entries-added
+	first     hub.Position // the oldest entry, when length > 0
+	generated hub.Position // last-generated-id
+	deleted   hub.Position // max-deleted-entry-id (XDEL only; Redis 7.0 leaves it at 0-0 on trims)
+	msgs      []goredis.XMessage
+}
+
+// look takes a snapshot of the stream with the entries read returns.
+func (l *streamLog) look(read func(pipe goredis.Pipeliner) *goredis.XMessageSliceCmd) (*snapshot, error) {
+	var clock *goredis.TimeCmd
+	var info *goredis.XInfoStreamCmd
+	var entries *goredis.XMessageSliceCmd
+	_, _ = l.client.TxPipelined(l.ctx, func(pipe goredis.Pipeliner) error {
+		clock = pipe.Time(l.ctx)
+		info = pipe.XInfoStream(l.ctx, l.stream)
+		entries = read(pipe)
+		return nil
+	})
+	s := &snapshot{}
+	var err error
+	if s.now, err = clock.Result(); err != nil {
+		return nil, err
 	}
+	if s.msgs, err = entries.Result(); err != nil {
+		return nil, err
+	}
+	switch v, err := info.Result(); {
+	case isNoSuchKey(err):
+		return s, nil // no stream: nothing added, nothing kept
+	case err != nil:
+		return nil, err
+	default:
+		s.length, s.added = v.Length, v.EntriesAdded
+		s.first, _ = parseStreamID(v.FirstEntry.ID)
+		s.generated, _ = parseStreamID(v.LastGeneratedID)
+		s.deleted, _ = parseStreamID(v.MaxDeletedEntryID)
+	}
+	return s, nil
+}
+
+// horizon is the position up to which the stream is settled, for a
+// snapshot holding every entry after what the hub was given: an entry
+// Redis adds later has an id of its clock then, or later.
+func (s *snapshot) horizon() hub.Position {
+	return before(hub.Position{Major: uint64(s.now.UnixMilli())})
+}
+
+// base is the position before which the stream lost entries: the hub may
+// claim to hold what follows it once it holds every entry of the stream.
+func (s *snapshot) base() hub.Position {
+	switch {
+	case s.length == 0:
+		return s.generated // whatever it held is gone
+	case s.added == s.length:
+		return hub.Position{} // it never lost an entry
+	}
+	// Trims take the oldest entries: the last of them was before the
+	// first entry kept. XDEL may have taken one after it.
+	b := before(s.first)
+	if b.Less(s.deleted) {
+		b = s.deleted
+	}
+	return b
+}
+
+// lost tells why entries after cur are missing from a snapshot of the
+// entries after cur.last, up to readBatch of them; "" when none is.
+// Without a loss, Redis added exactly the entries after cur.last since
+// cur.added.
+func (s *snapshot) lost(cur cursor) string {
+	n := int64(len(s.msgs))
+	switch {
+	case s.generated.Less(cur.last) || s.added < cur.added:
+		return "the stream went back: Redis restarted from an older copy"
+	case n < readBatch && s.added-cur.added != n:
+		// Every entry after cur.last is in the snapshot.
+		if s.added-cur.added > n {
+			return "entries this instance had not read were trimmed or deleted"
+		}
+		return "the stream lost entries this instance had read: Redis restarted from an older copy"
+	case n < readBatch:
+		return ""
+	}
+	// A full batch, more to come. Trims take the oldest entries: entries
+	// after cur.last were trimmed only if the first one read is the
+	// stream's first, and then Redis removed more than up to cur.last.
+	first, _ := parseStreamID(s.msgs[0].ID)
+	if (first == s.first && s.added-s.length != cur.added) ||
+		(cur.last.Less(s.deleted) && s.deleted.Less(first)) {
+		return "entries this instance had not read were trimmed or deleted"
+	}
+	return ""
+}
+
+// follow reads the entries after cur and delivers them to the hub; with
+// none, it waits for more.
+func (l *streamLog) follow(cur cursor) (cursor, error) {
+	from := "(" + formatStreamID(cur.last)
+	snap, err := l.look(func(pipe goredis.Pipeliner) *goredis.XMessageSliceCmd {
+		return pipe.XRangeN(l.ctx, l.stream, from, "+", readBatch)
+	})
 	if err != nil {
-		return false, err
+		return cur, err
 	}
-	deleted, ok := parseStreamID(info.MaxDeletedEntryID)
-	if !ok || !last.Less(deleted) {
-		return false, nil
+	if why := snap.lost(cur); why != "" {
+		// The hub's history is reloaded and its streams end, so that
+		// their clients resume and learn what they missed.
+		l.logger.Warn("redis lost events; ending streams so that clients resume",
+			zap.String("hub", l.hub), zap.String("last_id", formatStreamID(cur.last)), zap.String("cause", why))
+		return l.load(true, hub.Position{})
 	}
-	return next == (hub.Position{}) || deleted.Less(next), nil
+	if len(snap.msgs) == 0 {
+		l.sink.Deliver(hub.Delivery{Horizon: snap.horizon()})
+		l.succeeded(cur.last, 0)
+		return cur, l.wait(cur.last)
+	}
+	d := hub.Delivery{Events: l.decode(snap.msgs)}
+	if len(snap.msgs) < readBatch {
+		d.Horizon = snap.horizon()
+	}
+	l.sink.Deliver(d)
+	newest, _ := parseStreamID(snap.msgs[len(snap.msgs)-1].ID)
+	l.succeeded(newest, time.Since(time.UnixMilli(int64(newest.Major))))
+	return cursor{last: newest, added: cur.added + int64(len(snap.msgs))}, nil
+}
+
+// wait blocks until the stream has an entry after last, or readBlock
+// passed; follow reads it.
+func (l *streamLog) wait(last hub.Position) error {
+	err := l.client.XRead(l.ctx, &goredis.XReadArgs{Streams: []string{l.stream, formatStreamID(last)},
+		Count: 1, Block: readBlock}).Err()
+	if errors.Is(err, goredis.Nil) {
+		return nil
+	}
+	return err
 }
 
 // load gives the hub the newest entries of the stream as its history and
-// returns the position to follow from.
-func (l *streamLog) load(gap bool) (hub.Position, error) {
-	var base hub.Position
+// returns the cursor to follow from.
+func (l *streamLog) load(gap bool, live hub.Position) (cursor, error) {
 	if _, err := l.loadIDs(l.ctx); err != nil {
-		return base, err
-	}
-	info, err := l.client.XInfoStream(l.ctx, l.stream).Result()
-	switch {
-	case isNoSuchKey(err):
-		l.sink.Deliver(hub.Delivery{Reload: true, Base: base, Gap: gap})
-		l.succeeded(base, 0)
-		return base, nil
-	case err != nil:
-		return base, err
+		return cursor{}, err
 	}
 	n := l.sink.Settings().History
-	msgs, err := l.client.XRevRangeN(l.ctx, l.stream, "+", "-", int64(n+1)).Result()
+	snap, err := l.look(func(pipe goredis.Pipeliner) *goredis.XMessageSliceCmd {
+		return pipe.XRevRangeN(l.ctx, l.stream, "+", "-", int64(n+1))
+	})
 	if err != nil {
-		return base, err
+		return cursor{}, err
 	}
+	msgs := snap.msgs
+	var base hub.Position
 	if len(msgs) == n+1 {
 		base, _ = parseStreamID(msgs[n].ID)
 		msgs = msgs[:n]
-	} else if id, ok := parseStreamID(info.MaxDeletedEntryID); ok {
-		base = id
+	} else {
+		base = snap.base()
 	}
 	slices.Reverse(msgs)
-	events := l.decode(msgs)
-	l.sink.Deliver(hub.Delivery{Events: events, Reload: true, Base: base, Gap: gap})
-	last := base
-	if len(events) > 0 {
-		last = events[len(events)-1].Pos
+	l.sink.Deliver(hub.Delivery{Events: l.decode(msgs), Reload: true, Base: base, Gap: gap,
+		Live: live, Horizon: snap.horizon()})
+	cur := cursor{last: snap.generated, added: snap.added}
+	if cur.last.Less(base) {
+		cur.last = base
 	}
-	if id, ok := parseStreamID(info.LastGeneratedID); ok && last.Less(id) && len(events) == 0 {
-		last = id
+	l.succeeded(cur.last, 0)
+	return cur, nil
+}
+
+// before is the position just before p.
+func before(p hub.Position) hub.Position {
+	switch {
+	case p.Minor > 0:
+		return hub.Position{Major: p.Major, Minor: p.Minor - 1}
+	case p.Major > 0:
+		return hub.Position{Major: p.Major - 1, Minor: math.MaxUint64}
 	}
-	l.succeeded(last, 0)
-	return last, nil
+	return p
 }
 
 func isNoSuchKey(err error) bool {
