@@ -462,25 +462,55 @@ func TestJWTStreamEndsAtTokenExpiry(t *testing.T) {
 }
 
 // jwksServer serves a key set that a test can replace, and counts fetches.
+// A test can make its fetches hang until it releases them.
 type jwksServer struct {
 	*httptest.Server
 	mu      sync.Mutex
 	body    []byte
+	hang    chan struct{} // while non-nil, fetches block until it is closed
+	entered chan struct{} // a blocked fetch sends on it
+	blocked atomic.Int64  // fetches blocked right now
 	fetches atomic.Int64
 }
 
 func newJWKSServer(t *testing.T) *jwksServer {
-	js := &jwksServer{}
+	js := &jwksServer{entered: make(chan struct{}, 16)}
 	js.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		js.fetches.Add(1)
 		js.mu.Lock()
-		body := js.body
+		body, hang := js.body, js.hang
 		js.mu.Unlock()
+		if hang != nil {
+			js.blocked.Add(1)
+			js.entered <- struct{}{}
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+			}
+			js.blocked.Add(-1)
+		}
 		w.Header().Set("Content-Type", "application/jwk-set+json")
 		_, _ = w.Write(body)
 	}))
 	t.Cleanup(js.Close)
 	return js
+}
+
+// hangFetches makes the next fetches block until the returned function is
+// called; the test's end calls it too.
+func (js *jwksServer) hangFetches(t *testing.T) (release func()) {
+	hang := make(chan struct{})
+	js.mu.Lock()
+	js.hang = hang
+	js.mu.Unlock()
+	release = sync.OnceFunc(func() {
+		js.mu.Lock()
+		js.hang = nil
+		js.mu.Unlock()
+		close(hang)
+	})
+	t.Cleanup(release)
+	return release
 }
 
 func (js *jwksServer) set(t *testing.T, keys ...map[string]string) {
@@ -599,6 +629,93 @@ func TestJWTJWKS(t *testing.T) {
 	if got := get(mintToken(t, jwt.SigningMethodEdDSA, edKey2, "b", claims())); got != 200 {
 		t.Fatalf("after the storm, a valid token: status %d, want 200", got)
 	}
+}
+
+// TestJWTJWKSHangingFetch checks that a key server that hangs costs only
+// the tokens whose kid the set lacks, and those at most jwksWaitMax: a
+// token whose key is cached is answered while the fetch is still blocked.
+func TestJWTJWKSHangingFetch(t *testing.T) {
+	js := newJWKSServer(t)
+	edPub, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	js.set(t, map[string]string{"kty": "OKP", "kid": "a", "crv": "Ed25519", "x": b64url(edPub)})
+	tc := startCaddy(t, `http://127.0.0.1:{PORT} {
+	sse /events {
+		hub jwt-jwks-hang
+		jwt {
+			jwks_url `+js.URL+`/jwks.json
+		}
+		heartbeat off
+	}
+}`)
+	token := func(kid string) string {
+		return mintToken(t, jwt.SigningMethodEdDSA, edKey, kid, jwt.MapClaims{"exp": time.Now().Add(time.Hour).Unix(), "sse": sseClaim([]string{"news"}, nil)})
+	}
+	// get has a timeout far beyond the fetch timeout, so that a request
+	// stuck behind the fetch comes back and the checks below say so.
+	get := func(kid string) (authResponse, time.Duration) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*jwksFetchTimeout)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, tc.URL+"/events?topic=news", nil)
+		req.Header.Set("Authorization", "Bearer "+token(kid))
+		start := time.Now()
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Errorf("request: %v", err)
+			return authResponse{}, time.Since(start)
+		}
+		elapsed := time.Since(start)
+		resp.Body.Close()
+		return authResponse{resp.StatusCode, resp.Header, ""}, elapsed
+	}
+	if resp, _ := get("a"); resp.Status != 200 {
+		t.Fatalf("token of a key in the set: status %d, want 200", resp.Status)
+	}
+
+	release := js.hangFetches(t)
+	type result struct {
+		resp    authResponse
+		elapsed time.Duration
+	}
+	unknown := make(chan result, 1)
+	go func() {
+		resp, elapsed := get("made-up")
+		unknown <- result{resp, elapsed}
+	}()
+	select {
+	case <-js.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a token with an unknown kid made no fetch of the key set")
+	}
+
+	// The fetch is blocked: a token whose key is cached must not wait for it.
+	resp, elapsed := get("a")
+	if blocked := js.blocked.Load(); blocked != 1 {
+		t.Fatalf("the cached-key token was answered after %v, once the hanging fetch had given up: it waited for the fetch", elapsed)
+	}
+	if resp.Status != 200 {
+		t.Fatalf("token of a cached key during a hanging fetch: status %d, want 200", resp.Status)
+	}
+
+	// The unknown kid is refused within the documented bound, while the
+	// fetch it asked for still hangs.
+	var r result
+	select {
+	case r = <-unknown:
+	case <-time.After(3 * jwksFetchTimeout):
+		t.Fatal("the unknown-kid request never came back")
+	}
+	if r.resp.Status != 401 || !strings.Contains(r.resp.Header.Get("WWW-Authenticate"), "no key in the key set") {
+		t.Fatalf("unknown kid: status %d, WWW-Authenticate %q; want 401 naming the unknown key", r.resp.Status, r.resp.Header.Get("WWW-Authenticate"))
+	}
+	// The bound plus a second of slack for a loaded machine; the fetch
+	// itself would take jwksFetchTimeout.
+	if r.elapsed > jwksWaitMax+time.Second {
+		t.Fatalf("unknown kid refused after %v, want at most jwksWaitMax (%v)", r.elapsed, jwksWaitMax)
+	}
+	if blocked := js.blocked.Load(); blocked != 1 {
+		t.Fatalf("%d fetches blocked when the unknown kid was refused, want the one still hanging", blocked)
+	}
+	release()
 }
 
 func TestJWTCookiePublishOrigin(t *testing.T) {

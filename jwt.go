@@ -35,6 +35,7 @@ import (
 	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/golang-jwt/jwt/v5"
+	"go.uber.org/zap"
 )
 
 // JWTConfig verifies JSON Web Tokens whose claims grant topics. Exactly
@@ -58,10 +59,12 @@ type JWTConfig struct {
 	Alg string `json:"alg,omitempty"`
 
 	// JWKSURL is the https URL of a JSON Web Key Set (plain http only on
-	// loopback). The set is fetched on first use, never at provision;
-	// refetched after an hour, and for a token whose kid it does not hold
-	// at most once per 10 seconds (one extra fetch may be made at once).
-	// Default: none.
+	// loopback). The set is fetched in the background: first when a token
+	// comes (never at provision), then every hour, and for a token whose
+	// kid it does not hold at most once per 10 seconds (one extra fetch
+	// may be made at once). A token whose key the set holds never waits
+	// for a fetch; one with another kid waits at most 2 seconds. Keys the
+	// set holds but cannot be used are logged once. Default: none.
 	JWKSURL string `json:"jwks_url,omitempty"`
 
 	// Issuer, when set, must equal the token's iss claim. Default: none
@@ -112,8 +115,9 @@ var hmacMinLen = map[string]int{"HS256": 32, "HS384": 48, "HS512": 64}
 var asymmetricAlgs = []string{"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 
 // newTokenVerifier checks a jwt config and prepares its verifier. It does
-// file I/O for key_file but never network I/O.
-func newTokenVerifier(ctx context.Context, cfg *JWTConfig) (*tokenVerifier, error) {
+// file I/O for key_file but never network I/O; the logger tells about the
+// key set of a jwks_url.
+func newTokenVerifier(ctx context.Context, cfg *JWTConfig, logger *zap.Logger) (*tokenVerifier, error) {
 	repl := caddy.NewReplacer()
 	key := repl.ReplaceKnown(cfg.Key, "")
 	keyFile := repl.ReplaceKnown(cfg.KeyFile, "")
@@ -184,7 +188,7 @@ func newTokenVerifier(ctx context.Context, cfg *JWTConfig) (*tokenVerifier, erro
 		if alg != "" {
 			algs = []string{alg}
 		}
-		v.jwks = newJWKSKeys(ctx, u.String())
+		v.jwks = newJWKSKeys(ctx, u.String(), logger)
 	}
 	v.algs = algs
 	opts := []jwt.ParserOption{

@@ -38,6 +38,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/golang-jwt/jwt/v5"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 func TestJWTConfigErrors(t *testing.T) {
@@ -88,7 +90,7 @@ func TestJWTConfigErrors(t *testing.T) {
 		{"negative leeway", JWTConfig{Key: jwtTestSecret, Leeway: -1}, "leeway"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := newTokenVerifier(context.Background(), &c.cfg)
+			_, err := newTokenVerifier(context.Background(), &c.cfg, zap.NewNop())
 			switch {
 			case c.want == "" && err != nil:
 				t.Fatalf("error %v, want none", err)
@@ -107,7 +109,7 @@ func TestJWTConfigErrors(t *testing.T) {
 // TestVerifyDotsBounded checks that a long junk token is refused before
 // it is parsed, with little memory.
 func TestVerifyDotsBounded(t *testing.T) {
-	v, err := newTokenVerifier(context.Background(), &JWTConfig{Key: jwtTestSecret})
+	v, err := newTokenVerifier(context.Background(), &JWTConfig{Key: jwtTestSecret}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +129,7 @@ func TestVerifyDotsBounded(t *testing.T) {
 
 // TestVerifyExpiryWithLeeway checks the stream deadline a token gives.
 func TestVerifyExpiryWithLeeway(t *testing.T) {
-	v, err := newTokenVerifier(context.Background(), &JWTConfig{Key: jwtTestSecret, Leeway: caddy.Duration(30 * time.Second)})
+	v, err := newTokenVerifier(context.Background(), &JWTConfig{Key: jwtTestSecret, Leeway: caddy.Duration(30 * time.Second)}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +261,7 @@ func TestJWKSUnavailable(t *testing.T) {
 		http.Error(w, "down", http.StatusInternalServerError)
 	}))
 	defer srv.Close()
-	v, err := newTokenVerifier(context.Background(), &JWTConfig{JWKSURL: srv.URL})
+	v, err := newTokenVerifier(context.Background(), &JWTConfig{JWKSURL: srv.URL}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,5 +275,63 @@ func TestJWKSUnavailable(t *testing.T) {
 	}
 	if n := fetches.Load(); n > jwksRefreshBurst {
 		t.Fatalf("50 tokens made %d fetches of a failing key set, want at most %d", n, jwksRefreshBurst)
+	}
+}
+
+// TestJWKSUnusableKeys checks that keys a set holds but that cannot be
+// used are skipped and logged once, without taking the set's good keys
+// down with them, and that the log holds no key material.
+func TestJWKSUnusableKeys(t *testing.T) {
+	edPub, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	secret := b64url([]byte(jwtTestSecret))
+	set, _ := json.Marshal(map[string]any{"keys": []map[string]string{
+		{"kty": "OKP", "kid": "good", "crv": "Ed25519", "x": b64url(edPub)},
+		{"kty": "oct", "kid": "symmetric", "k": secret},
+		{"kty": "EC", "kid": "off-curve", "crv": "P-256", "x": b64url(make([]byte, 32)), "y": b64url(make([]byte, 32))},
+		{"kty": "OKP", "kid": "encryption", "crv": "Ed25519", "x": b64url(edPub), "use": "enc"},
+		{"kty": "OKP", "kid": "wrong-alg", "crv": "Ed25519", "x": b64url(edPub), "alg": "RS256"},
+	}})
+	var fetches atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		_, _ = w.Write(set)
+	}))
+	defer srv.Close()
+	core, logs := observer.New(zap.WarnLevel)
+	v, err := newTokenVerifier(context.Background(), &JWTConfig{JWKSURL: srv.URL}, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.jwks.close()
+	tok := func(kid string) string {
+		return mintToken(t, jwt.SigningMethodEdDSA, edKey, kid, jwt.MapClaims{"exp": time.Now().Add(time.Hour).Unix()})
+	}
+	if _, err := v.verify(context.Background(), tok("good")); err != nil {
+		t.Fatalf("token of the good key: %v", err)
+	}
+	// An unknown kid makes a second fetch of the same set: nothing new to log.
+	if _, err := v.verify(context.Background(), tok("unknown")); err == nil || err.Error() != errUnknownKey.Error() {
+		t.Fatalf("unknown kid: %v, want %v", err, errUnknownKey)
+	}
+	if n := fetches.Load(); n != 2 {
+		t.Fatalf("%d fetches, want 2", n)
+	}
+	for _, kid := range []string{"symmetric", "off-curve", "encryption", "wrong-alg"} {
+		if _, err := v.verify(context.Background(), tok(kid)); err == nil {
+			t.Errorf("token naming the unusable key %q verified", kid)
+		}
+		if n := logs.FilterField(zap.String("kid", kid)).Len(); n != 1 {
+			t.Errorf("unusable key %q logged %d times, want once", kid, n)
+		}
+	}
+	if n := logs.FilterField(zap.String("kid", "good")).Len(); n != 0 {
+		t.Errorf("the good key was logged as unusable")
+	}
+	for _, e := range logs.All() {
+		for _, f := range e.Context {
+			if strings.Contains(f.String, secret) || strings.Contains(f.String, b64url(edPub)) {
+				t.Errorf("a log entry holds key material: %s %v", e.Message, e.Context)
+			}
+		}
 	}
 }

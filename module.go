@@ -206,7 +206,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if h.JWT != nil {
 		var err error
-		if h.verifier, err = newTokenVerifier(ctx, h.JWT); err != nil {
+		if h.verifier, err = newTokenVerifier(ctx, h.JWT, h.logger); err != nil {
 			return err
 		}
 	}
