@@ -24,6 +24,7 @@ import (
 
 	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // errNoGrant is returned by a placeholder value that must not widen access.
@@ -55,6 +56,16 @@ func expandGrants(repl *caddy.Replacer, templates []string) []string {
 }
 
 func hasPlaceholder(tpl string) bool { return strings.ContainsAny(tpl, "{}") }
+
+func countPlaceholders(templates []string) int {
+	n := 0
+	for _, tpl := range templates {
+		if hasPlaceholder(tpl) {
+			n++
+		}
+	}
+	return n
+}
 
 // grantValue vets one placeholder value of a grant template.
 func grantValue(_ string, val any) (any, error) {
@@ -98,6 +109,7 @@ func allowedDepth(grants []string, sel string, maxDepth int) bool {
 type requestAuth struct {
 	token      *verifiedToken // nil without a token
 	cookieOnly bool           // the token came from the cookie alone
+	anonymous  bool           // neither a token nor a user established by Caddy
 }
 
 // authError is a refused request: its status, a message for the client
@@ -154,6 +166,11 @@ func (h *Handler) authorize(r *http.Request, repl *caddy.Replacer, publish bool)
 		templates, action = h.PublishAllow, "publish"
 	}
 	grants := expandGrants(repl, templates)
+	// Credentials are a token, a user an authentication handler
+	// established, or a request value a template turned into a grant
+	// (forward_auth's Remote-User header): each template yields at most
+	// one grant, so more grants than static templates means one did.
+	personal := len(grants) > len(templates)-countPlaceholders(templates)
 	if auth.token != nil {
 		if publish {
 			grants = append(grants, auth.token.publish...)
@@ -161,18 +178,30 @@ func (h *Handler) authorize(r *http.Request, repl *caddy.Replacer, publish bool)
 			grants = append(grants, auth.token.subscribe...)
 		}
 	}
-	if len(grants) == 0 && auth.token == nil && !hasUserID(repl) {
-		e := authError{status: http.StatusUnauthorized, msg: "no credentials and no " + action + " grant for this route"}
-		if h.verifier != nil {
-			e.challenge = "Bearer"
-		}
-		return auth, nil, e
+	auth.anonymous = auth.token == nil && !hasUserID(repl) && !personal
+	if len(grants) == 0 && auth.anonymous {
+		return auth, nil, h.notGranted(auth, "no credentials and no "+action+" grant for this route")
 	}
 	if publish && auth.cookieOnly && !h.originAllowed(r) {
 		return auth, nil, authError{status: http.StatusForbidden,
 			msg: "a publish authenticated by cookie must come from this origin or one in cors_origins"}
 	}
 	return auth, grants, nil
+}
+
+// notGranted refuses a request whose grants do not cover what it asks
+// (SPEC §11, RFC 9110): a 401 when it presented no credentials, with a
+// Bearer challenge where the route accepts tokens, so that the client
+// knows to authenticate; a 403 when its credentials are not enough.
+func (h *Handler) notGranted(auth requestAuth, msg string) error {
+	if !auth.anonymous {
+		return authError{status: http.StatusForbidden, msg: msg}
+	}
+	e := authError{status: http.StatusUnauthorized, msg: msg}
+	if h.verifier != nil {
+		e.challenge = "Bearer"
+	}
+	return e
 }
 
 // hasUserID reports whether an authentication handler, or a token's sub,
@@ -226,9 +255,32 @@ func (h *Handler) findToken(r *http.Request) (raw string, cookieOnly bool, err e
 	return found[0], fromCookie && !fromHeader && !fromQuery, nil
 }
 
-// originAllowed reports whether a request's Origin, or failing that its
-// Referer, is the request's own origin or one listed in cors_origins.
+// originAllowed reports whether a cookie-authenticated publish comes
+// from a page of the request's own origin or of one in cors_origins: the
+// browser sends the cookie whichever page asks. It follows Go's
+// net/http.CrossOriginProtection, stricter where a cookie publishes:
+//
+//   - Sec-Fetch-Site, which the browser sets and a page cannot, settles
+//     it: same-origin (or none, a request the user made) is allowed;
+//     same-site and cross-site only from a listed Origin.
+//   - Without it, the Origin (or, failing that, the Referer) must be the
+//     request's origin or a listed one. Unlike CrossOriginProtection, a
+//     request with neither is refused rather than taken for a non-browser
+//     client, and the scheme counts: an http page is not the https
+//     origin.
+//
+// The request's scheme is https when Caddy terminated TLS, or when a
+// proxy Caddy trusts (trusted_proxies) says so in X-Forwarded-Proto; a
+// forwarded header from anyone else is ignored.
 func (h *Handler) originAllowed(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+		return true
+	case "":
+	default:
+		origin := r.Header.Get("Origin")
+		return origin != "" && h.corsListed(origin)
+	}
 	origin := r.Header.Get("Origin")
 	if origin == "" || origin == "null" {
 		ref, err := url.Parse(r.Referer())
@@ -238,14 +290,26 @@ func (h *Handler) originAllowed(r *http.Request) bool {
 		origin = ref.Scheme + "://" + ref.Host
 	}
 	origin = strings.ToLower(origin)
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	if origin == scheme+"://"+strings.ToLower(r.Host) {
+	if origin == requestScheme(r)+"://"+strings.ToLower(r.Host) {
 		return true
 	}
 	return h.corsListed(origin)
+}
+
+// requestScheme is the scheme the client used: https when Caddy
+// terminated TLS, else what a trusted proxy reports in X-Forwarded-Proto.
+func requestScheme(r *http.Request) string {
+	if r.TLS != nil {
+		return "https"
+	}
+	if trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); trusted {
+		// A chain of proxies appends; the first value is the client's.
+		proto, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+		if proto = strings.ToLower(strings.TrimSpace(proto)); proto == "https" {
+			return proto
+		}
+	}
+	return "http"
 }
 
 // writeAuthError answers a refused request.

@@ -730,6 +730,7 @@ func TestJWTCookiePublishOrigin(t *testing.T) {
 }`)
 	tok := hsToken(t, jwt.MapClaims{"sse": sseClaim(nil, []string{"news"})})
 	cookie := (&http.Cookie{Name: "sse_token", Value: tok}).String()
+	httpsURL := "https://" + strings.TrimPrefix(tc.URL, "http://")
 	for _, c := range []struct {
 		name   string
 		header http.Header
@@ -744,11 +745,189 @@ func TestJWTCookiePublishOrigin(t *testing.T) {
 		{"foreign Referer", http.Header{"Cookie": {cookie}, "Referer": {"https://evil.example/page"}}, 403},
 		{"Origin of a lookalike host", http.Header{"Cookie": {cookie}, "Origin": {tc.URL + ".evil.example"}}, 403},
 		{"header token from a foreign Origin", http.Header{"Authorization": {"Bearer " + tok}, "Origin": {"https://evil.example"}}, 200},
+		// Fetch metadata: the browser sets Sec-Fetch-Site and a page cannot.
+		// A same-origin https page behind a TLS-terminating proxy: Caddy
+		// sees http, the Origin says https.
+		{"same-origin https page behind a proxy", http.Header{"Cookie": {cookie}, "Sec-Fetch-Site": {"same-origin"}, "Origin": {httpsURL}}, 200},
+		{"Sec-Fetch-Site same-origin without Origin", http.Header{"Cookie": {cookie}, "Sec-Fetch-Site": {"same-origin"}}, 200},
+		{"Sec-Fetch-Site none", http.Header{"Cookie": {cookie}, "Sec-Fetch-Site": {"none"}}, 200},
+		{"cross-site from a foreign Origin", http.Header{"Cookie": {cookie}, "Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://evil.example"}}, 403},
+		{"cross-site from a listed Origin", http.Header{"Cookie": {cookie}, "Sec-Fetch-Site": {"cross-site"}, "Origin": {"https://app.example.com"}}, 200},
+		{"same-site from an unlisted Origin", http.Header{"Cookie": {cookie}, "Sec-Fetch-Site": {"same-site"}, "Origin": {"https://other.example.com"}}, 403},
+		{"cross-site with a same-origin Referer", http.Header{"Cookie": {cookie}, "Sec-Fetch-Site": {"cross-site"}, "Referer": {tc.URL + "/page"}}, 403},
+		// Caddy trusts no proxy here: a forwarded scheme is ignored.
+		{"https Origin and X-Forwarded-Proto from an untrusted proxy", http.Header{"Cookie": {cookie}, "X-Forwarded-Proto": {"https"}, "Origin": {httpsURL}}, 403},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			resp := doAuth(t, "POST", tc.URL+"/events", "application/x-www-form-urlencoded", "topic=news&data=x", c.header)
 			if resp.Status != c.status {
 				t.Fatalf("status %d, want %d: %s", resp.Status, c.status, resp.Body)
+			}
+		})
+	}
+}
+
+// TestJWTCookiePublishTrustedProxy checks that the scheme a proxy Caddy
+// trusts reports in X-Forwarded-Proto is the request's, for a browser too
+// old to send Sec-Fetch-Site.
+func TestJWTCookiePublishTrustedProxy(t *testing.T) {
+	tc := startCaddy(t, `{
+	admin off
+	persist_config off
+	storage file_system `+testStorage(t)+`
+	skip_install_trust
+	log {
+		output discard
+	}
+	servers {
+		trusted_proxies static 127.0.0.1/32
+	}
+}
+http://127.0.0.1:{PORT} {
+	sse /events {
+		hub jwt-origin-proxy
+		jwt {
+			key `+jwtTestSecret+`
+		}
+	}
+}`)
+	tok := hsToken(t, jwt.MapClaims{"sse": sseClaim(nil, []string{"news"})})
+	cookie := (&http.Cookie{Name: "sse_token", Value: tok}).String()
+	httpsURL := "https://" + strings.TrimPrefix(tc.URL, "http://")
+	for _, c := range []struct {
+		name   string
+		header http.Header
+		status int
+	}{
+		{"https page, proxy says https", http.Header{"Cookie": {cookie}, "X-Forwarded-Proto": {"https"}, "Origin": {httpsURL}}, 200},
+		{"https page, proxies say https then http", http.Header{"Cookie": {cookie}, "X-Forwarded-Proto": {"https, http"}, "Origin": {httpsURL}}, 200},
+		{"https page, no forwarded scheme", http.Header{"Cookie": {cookie}, "Origin": {httpsURL}}, 403},
+		{"http page, proxy says https", http.Header{"Cookie": {cookie}, "X-Forwarded-Proto": {"https"}, "Origin": {tc.URL}}, 403},
+		{"http page, proxy says http", http.Header{"Cookie": {cookie}, "X-Forwarded-Proto": {"http"}, "Origin": {tc.URL}}, 200},
+		{"https Referer, proxy says https", http.Header{"Cookie": {cookie}, "X-Forwarded-Proto": {"https"}, "Referer": {httpsURL + "/page"}}, 200},
+		{"foreign Origin, proxy says https", http.Header{"Cookie": {cookie}, "X-Forwarded-Proto": {"https"}, "Origin": {"https://evil.example"}}, 403},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resp := doAuth(t, "POST", tc.URL+"/events", "application/x-www-form-urlencoded", "topic=news&data=x", c.header)
+			if resp.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", resp.Status, c.status, resp.Body)
+			}
+		})
+	}
+}
+
+// TestJWTTyp checks explicit typing (RFC 8725 §3.11): a token typed as
+// anything but an access token is refused, whatever it grants.
+func TestJWTTyp(t *testing.T) {
+	tc := startCaddy(t, `http://127.0.0.1:{PORT} {
+	sse /events {
+		hub jwt-typ
+		jwt {
+			key `+jwtTestSecret+`
+		}
+		heartbeat off
+	}
+}`)
+	typed := func(typ any) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"exp": time.Now().Add(time.Hour).Unix(), "sse": sseClaim([]string{"news"}, nil)})
+		if typ == nil {
+			delete(tok.Header, "typ")
+		} else {
+			tok.Header["typ"] = typ
+		}
+		s, err := tok.SignedString([]byte(jwtTestSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, c := range []struct {
+		typ    any
+		status int
+	}{
+		{nil, 200},
+		{"JWT", 200},
+		{"jwt", 200},
+		{"at+jwt", 200},
+		{"AT+JWT", 200},
+		{"application/at+jwt", 200},
+		{"Application/JWT", 200},
+		{"logout+jwt", 401},
+		{"secevent+jwt", 401},
+		{"dpop+jwt", 401},
+		{"application/logout+jwt", 401},
+		{"JOSE", 401},
+		{"", 401},
+		{42, 401},
+	} {
+		t.Run(fmt.Sprint(c.typ), func(t *testing.T) {
+			resp := doAuth(t, http.MethodGet, tc.URL+"/events?topic=news", "", "", bearer(typed(c.typ)))
+			if resp.Status != c.status {
+				t.Fatalf("typ %v: status %d, want %d: %s", c.typ, resp.Status, c.status, resp.Body)
+			}
+			if c.status == 401 {
+				challenge := resp.Header.Get("WWW-Authenticate")
+				if !strings.Contains(challenge, `error="invalid_token"`) || !strings.Contains(challenge, "token type is not accepted") {
+					t.Errorf("WWW-Authenticate %q, want invalid_token naming the token type", challenge)
+				}
+			}
+		})
+	}
+}
+
+// TestJWTAnonymousNotGranted checks the status of a refused request (SPEC
+// §11): one that presented no credentials gets a 401 with a Bearer
+// challenge, so the client knows a token would help; one whose token does
+// not grant enough gets a 403.
+func TestJWTAnonymousNotGranted(t *testing.T) {
+	tc := startCaddy(t, `http://127.0.0.1:{PORT} {
+	sse /events {
+		hub jwt-anonymous
+		jwt {
+			key `+jwtTestSecret+`
+		}
+		subscribe_allow public/**
+		publish_allow public/**
+		heartbeat off
+	}
+}`)
+	reader := bearer(hsToken(t, jwt.MapClaims{"sse": sseClaim([]string{"news"}, []string{"news"})}))
+	for _, c := range []struct {
+		name   string
+		method string
+		query  string // GET query, or POST form body
+		header http.Header
+		status int
+	}{
+		{"anonymous, granted topic", "GET", "topic=public/a", nil, 200},
+		{"anonymous, topic not granted", "GET", "topic=private", nil, 401},
+		{"anonymous, granted and not granted", "GET", "topic=public/a&topic=private", nil, 401},
+		{"anonymous publish, granted topic", "POST", "topic=public/a&data=x", nil, 200},
+		{"anonymous publish, topic not granted", "POST", "topic=private&data=x", nil, 401},
+		{"token, topic not granted", "GET", "topic=private", reader, 403},
+		{"token publish, topic not granted", "POST", "topic=private&data=x", reader, 403},
+		{"token, its own topic", "GET", "topic=news", reader, 200},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var resp authResponse
+			if c.method == "GET" {
+				resp = doAuth(t, "GET", tc.URL+"/events?"+c.query, "", "", c.header)
+			} else {
+				resp = doAuth(t, "POST", tc.URL+"/events", "application/x-www-form-urlencoded", c.query, c.header)
+			}
+			if resp.Status != c.status {
+				t.Fatalf("status %d, want %d: %s", resp.Status, c.status, resp.Body)
+			}
+			challenge := resp.Header.Get("WWW-Authenticate")
+			switch {
+			case c.status == 401 && challenge != "Bearer":
+				t.Errorf("WWW-Authenticate %q, want Bearer", challenge)
+			case c.status == 403 && challenge != "":
+				t.Errorf("WWW-Authenticate %q on a 403", challenge)
+			}
+			if c.status >= 400 && !strings.Contains(resp.Body, "not allowed") {
+				t.Errorf("message %q, want it to say what is not allowed", resp.Body)
 			}
 		})
 	}
@@ -783,6 +962,9 @@ http://127.0.0.1:{PORT} {
 			request>uri query {
 				delete token
 			}
+			request>headers>Referer query {
+				delete token
+			}
 		}
 	}
 	sse /events {
@@ -800,6 +982,8 @@ http://127.0.0.1:{PORT} {
 		doAuth(t, "GET", tc.URL+"/events?topic=news", "", "", bearer(tok))
 		doAuth(t, "GET", tc.URL+"/events?topic=news", "", "", http.Header{"Cookie": {"sse_token=" + tok}})
 		doAuth(t, "POST", tc.URL+"/events?token="+tok, "application/x-www-form-urlencoded", "topic=news&data=x", nil)
+		// A page whose URL holds the token names it in the Referer.
+		doAuth(t, "GET", tc.URL+"/events?topic=news", "", "", http.Header{"Referer": {"https://app.example.com/page?token=" + tok}})
 	}
 	doAuth(t, "GET", tc.URL+"/events?topic=news", "", "", http.Header{"Authorization": {"Bearer " + good, "Bearer " + expired}})
 	// The access log entry of the last request is written once the

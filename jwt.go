@@ -220,6 +220,9 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken,
 		if !slices.Contains(v.algs, t.Method.Alg()) {
 			return nil, errAlgNotAllowed
 		}
+		if !typAccepted(t.Header["typ"]) {
+			return nil, errTypNotAllowed
+		}
 		if v.jwks != nil {
 			return v.jwks.key(ctx, t)
 		}
@@ -256,6 +259,29 @@ func (v *tokenVerifier) verify(ctx context.Context, raw string) (*verifiedToken,
 // errAlgNotAllowed is a token signed with an algorithm that is not pinned.
 var errAlgNotAllowed = errors.New("token signing algorithm is not allowed")
 
+// errTypNotAllowed is a token explicitly typed as something other than an
+// access token.
+var errTypNotAllowed = errors.New("token type is not accepted: want typ JWT or at+jwt")
+
+// typAccepted reports whether a token's typ header says it may be used
+// here. Explicit typing (RFC 8725 §3.11) keeps other JWTs the issuer
+// signs with the same key, such as logout (logout+jwt), security event
+// (secevent+jwt) or DPoP proof (dpop+jwt) tokens, from passing as access
+// tokens. typ is a media type, so it is compared case-insensitively and
+// may carry the "application/" prefix (RFC 7515 §4.1.9).
+func typAccepted(typ any) bool {
+	if typ == nil {
+		return true
+	}
+	s, ok := typ.(string)
+	if !ok {
+		return false
+	}
+	s = strings.ToLower(s)
+	s = strings.TrimPrefix(s, "application/")
+	return s == "jwt" || s == "at+jwt"
+}
+
 // errUnknownKey is a token whose kid the key set does not hold.
 var errUnknownKey = errors.New("no key in the key set for the token's kid")
 
@@ -267,6 +293,7 @@ func describeTokenError(err error) error {
 		desc   string
 	}{
 		{errAlgNotAllowed, errAlgNotAllowed.Error()},
+		{errTypNotAllowed, errTypNotAllowed.Error()},
 		{errUnknownKey, errUnknownKey.Error()},
 		{errJWKSUnavailable, errJWKSUnavailable.Error()},
 		{jwt.ErrTokenMalformed, "token is malformed"},

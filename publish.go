@@ -55,7 +55,7 @@ func (h *Handler) servePublish(w http.ResponseWriter, r *http.Request) error {
 		return writeError(w, r, statusOf(err), err)
 	}
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	_, grants, err := h.authorize(r, repl, true)
+	auth, grants, err := h.authorize(r, repl, true)
 	if err != nil {
 		return writeAuthError(w, r, err)
 	}
@@ -64,6 +64,9 @@ func (h *Handler) servePublish(w http.ResponseWriter, r *http.Request) error {
 		err = checkEvents(pub.events, grants)
 	}
 	if err != nil {
+		if statusOf(err) == http.StatusForbidden {
+			return writeAuthError(w, r, h.notGranted(auth, err.Error()))
+		}
 		return writeError(w, r, statusOf(err), err)
 	}
 	ids, err := publishEvents(r.Context(), h.hub, pub, h.MaxEventSize)

@@ -75,7 +75,7 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	}
 	for _, sel := range selectors {
 		if !allowed(grants, sel) {
-			return writeError(w, r, http.StatusForbidden, fmt.Errorf("not allowed to subscribe to %q", sel))
+			return writeAuthError(w, r, h.notGranted(auth, fmt.Sprintf("not allowed to subscribe to %q", sel)))
 		}
 	}
 
