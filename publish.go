@@ -183,6 +183,16 @@ func writePublished(w http.ResponseWriter, pub publishRequest, ids []string) err
 	}{ids[0]})
 }
 
+// plainIDByte tells the bytes of base64url, which a JSON string needs no
+// escape for. A table, not comparisons: the bytes of ids are random, and
+// a branch per byte mispredicts half the time.
+var plainIDByte = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
+
 // appendIDsJSON appends {"ids":[…]} and a newline, as json.Encoder
 // writes it, without reflection: ids are base64url (letters, digits, '-'
 // and '_'), which JSON needs no escape for. It gives up on any other byte.
@@ -190,7 +200,7 @@ func appendIDsJSON(b []byte, ids []string) ([]byte, bool) {
 	b = append(b, `{"ids":[`...)
 	for i, id := range ids {
 		for j := 0; j < len(id); j++ {
-			if c := id[j]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || c == '-' || c == '_') {
+			if !plainIDByte[id[j]] {
 				return b, false
 			}
 		}
