@@ -122,7 +122,9 @@ func TestChurn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Cycles < 50 || res.Failures != 0 || !res.GoroutinesReturned {
+	// How many cycles fit in the half second is the machine's speed, for
+	// the benchmarks to report; the test needs cycles, none failing.
+	if res.Cycles == 0 || res.Failures != 0 || !res.GoroutinesReturned {
 		t.Fatalf("got %+v", res)
 	}
 }
