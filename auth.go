@@ -161,7 +161,8 @@ func (h *Handler) authorize(r *http.Request, repl *caddy.Replacer, publish bool)
 			auth.token, auth.cookieOnly = tok, cookieOnly
 		}
 	}
-	templates, action := h.SubscribeAllow, "subscribe"
+	// A route's declared topics are granted on it: declaring is granting.
+	templates, action := h.subscribeTemplates, "subscribe"
 	if publish {
 		templates, action = h.PublishAllow, "publish"
 	}

@@ -51,6 +51,7 @@ func parseCaddyfile(helper httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, e
 //		publish         on|off
 //		subscribe_allow <selector-template>...
 //		publish_allow   <selector-template>...
+//		topics          <selector-template>...
 //		jwt {
 //			key      <secret>
 //			key_file <pem-path>
@@ -135,6 +136,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.SubscribeAllow, err = argList(d)
 		case "publish_allow":
 			h.PublishAllow, err = argList(d)
+		case "topics":
+			h.Topics, err = argList(d)
 		case "jwt":
 			if h.JWT, err = parseJWT(d); err != nil {
 				return err

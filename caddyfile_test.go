@@ -58,6 +58,10 @@ func TestCaddyfileOptions(t *testing.T) {
 		{"publish off", "sse {\n\tpublish off\n}", Handler{Publish: cfPtr(false)}},
 		{"subscribe_allow one", "sse {\n\tsubscribe_allow news\n}", Handler{SubscribeAllow: []string{"news"}}},
 		{
+			"topics", "sse {\n\ttopics users/{http.auth.user.id}/notifications news\n}",
+			Handler{Topics: []string{"users/{http.auth.user.id}/notifications", "news"}},
+		},
+		{
 			"subscribe_allow several", "sse {\n\tsubscribe_allow news news/** users/{http.auth.user.id}\n}",
 			Handler{SubscribeAllow: []string{"news", "news/**", "users/{http.auth.user.id}"}},
 		},

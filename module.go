@@ -22,6 +22,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -135,6 +136,15 @@ type Handler struct {
 	// Default: none.
 	PublishAllow []string `json:"publish_allow,omitempty"`
 
+	// Topics declares the stream this route serves: a GET that names no
+	// topic subscribes to these selector templates, with placeholders
+	// replaced per request as for SubscribeAllow (a template that expands
+	// to nothing is dropped; with none left, the request is refused like
+	// one without grants). Declaring is granting, for this route: declared
+	// topics need no SubscribeAllow. A request may still name topics.
+	// Default: none (a GET must name its topics).
+	Topics []string `json:"topics,omitempty"`
+
 	// JWT verifies tokens that identify a client ("sub") and grant it
 	// topics (claims {"sse":{"subscribe":[...],"publish":[...]}}), on
 	// top of SubscribeAllow and PublishAllow. Default: none (tokens are
@@ -169,8 +179,9 @@ type Handler struct {
 	// is served with or without it. Default: off.
 	UI bool `json:"ui,omitempty"`
 
-	verifier    *tokenVerifier
-	corsOrigins []string // lowercased
+	verifier           *tokenVerifier
+	subscribeTemplates []string // SubscribeAllow and Topics
+	corsOrigins        []string // lowercased
 
 	transport Transport
 	poolKey   string // the hub's key in the pool: its name, plus the transport's identity
@@ -319,7 +330,7 @@ func (h *Handler) validateOptions() error {
 			return fmt.Errorf("%s must not be negative", name)
 		}
 	}
-	for _, list := range [][]string{h.SubscribeAllow, h.PublishAllow} {
+	for _, list := range [][]string{h.SubscribeAllow, h.PublishAllow, h.Topics} {
 		for _, tpl := range list {
 			if err := validateTemplate(tpl); err != nil {
 				return fmt.Errorf("grant %q: %v", tpl, err)
@@ -329,6 +340,7 @@ func (h *Handler) validateOptions() error {
 	if !validTokenName(h.TokenQuery) || !validTokenName(h.TokenCookie) {
 		return errors.New("token_query and token_cookie must be names of letters, digits, '-', '_' and '.', or off")
 	}
+	h.subscribeTemplates = slices.Concat(h.SubscribeAllow, h.Topics)
 	h.corsOrigins = nil
 	for _, origin := range h.CORSOrigins {
 		if err := validateOrigin(origin); err != nil {

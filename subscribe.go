@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -54,7 +55,8 @@ const (
 func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	query := r.URL.Query()
 	selectors := query["topic"]
-	if len(selectors) == 0 {
+	declared := len(selectors) == 0 && len(h.Topics) > 0 // the route's own stream
+	if len(selectors) == 0 && !declared {
 		return writeError(w, r, http.StatusBadRequest, errors.New("topic is missing: subscribe with ?topic=<selector>"))
 	}
 	if len(selectors) > h.MaxTopics {
@@ -65,14 +67,22 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 			return writeError(w, r, http.StatusBadRequest, fmt.Errorf("topic %d: %v", i+1, err))
 		}
 	}
-	slices.Sort(selectors)
-	selectors = slices.Compact(selectors)
 
 	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	auth, grants, err := h.authorize(r, repl, false)
 	if err != nil {
 		return writeAuthError(w, r, err)
 	}
+	if declared {
+		// Expanded after authorize, which makes a token's sub the
+		// {http.auth.user.id} that per-user topics name.
+		if selectors = expandGrants(repl, h.Topics); len(selectors) == 0 {
+			return writeAuthError(w, r, h.notGranted(auth, "this stream's topics name a user, and the request has none"))
+		}
+		selectors = slices.Clone(selectors) // sorted below; the templates are shared
+	}
+	slices.Sort(selectors)
+	selectors = slices.Compact(selectors)
 	for _, sel := range selectors {
 		if !allowed(grants, sel) {
 			return writeAuthError(w, r, h.notGranted(auth, fmt.Sprintf("not allowed to subscribe to %q", sel)))
@@ -80,11 +90,7 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	req := hub.SubscribeRequest{Selectors: selectors, Buffer: h.Buffer, MaxPerClient: h.MaxPerClient, Remote: r.RemoteAddr}
-	if id := r.Header.Get("Last-Event-ID"); id != "" {
-		req.LastEventID, req.HasLastEventID = id, true
-	} else if query.Has("last_event_id") {
-		req.LastEventID, req.HasLastEventID = query.Get("last_event_id"), true
-	}
+	req.LastEventID, req.HasLastEventID = resumeID(r, query)
 	if query.Has("replay") {
 		n, err := strconv.Atoi(query.Get("replay"))
 		if err != nil || n < 0 {
@@ -156,6 +162,25 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 		ce.Write(zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("remote", r.RemoteAddr), zap.String("reason", string(reason)))
 	}
 	return nil
+}
+
+// resumeQueryNames are the query parameters a resume id may come in when
+// the client cannot send Last-Event-ID: ours, the one of the most used
+// EventSource polyfill, and Mercure clients'.
+var resumeQueryNames = []string{"last_event_id", "lastEventId", "lastEventID"}
+
+// resumeID returns the id a client resumes after: the Last-Event-ID
+// header, which a browser sends on reconnect, wins over the query.
+func resumeID(r *http.Request, query url.Values) (string, bool) {
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		return id, true
+	}
+	for _, name := range resumeQueryNames {
+		if query.Has(name) {
+			return query.Get(name), true
+		}
+	}
+	return "", false
 }
 
 // pump writes live events and heartbeats until the stream ends, and

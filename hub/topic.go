@@ -34,6 +34,7 @@ var (
 	errTopicSegment    = errors.New("topic has an empty segment")
 	errTopicWildcard   = errors.New("topic contains a wildcard; publish to concrete topics only")
 	errSelectorPattern = errors.New("selector wildcard must be a whole segment: '*' for one segment, '**' as the last segment")
+	errTopicQuery      = errors.New("topic contains '?' or '#': separate query parameters with '&', as in ?topic=news&token=…")
 )
 
 // ValidateTopic reports whether t is a concrete topic (SPEC §3).
@@ -81,6 +82,10 @@ func checkTopicChars(t string) error {
 		if c < utf8.RuneSelf {
 			if c <= ' ' || c == 0x7f {
 				return errTopicChar
+			}
+			if c == '?' || c == '#' {
+				// Almost always a URL built as …?topic=x?token=…
+				return errTopicQuery
 			}
 			i++
 			continue

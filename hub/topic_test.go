@@ -32,7 +32,7 @@ var validTopics = []string{
 	"🎉/party/🎂",
 	"flags/🇫🇷",
 	"a\uFFFDb", // the replacement character itself is valid UTF-8
-	"x-y_z.w~!@#$%^&()+=[]{}|;:'\",<>?",
+	"x-y_z.w~!@$%^&()+=[]{}|;:'\",<>",
 	strings.Repeat("a", MaxTopicLen),
 	strings.Repeat("é", MaxTopicLen/2), // 256 bytes in 128 runes
 }
@@ -62,6 +62,8 @@ var badTopicChars = []struct {
 	{"NUL", "a\x00b", errTopicChar},
 	{"escape", "a\x1bb", errTopicChar},
 	{"DEL", "a\x7fb", errTopicChar},
+	{"question mark", "news?token=x", errTopicQuery},
+	{"hash", "news#top", errTopicQuery},
 	{"C1 control", "a\u0090b", errTopicChar},
 	{"zero-width space", "a\u200bb", errTopicChar},
 	{"byte order mark", "\ufeffa", errTopicChar},
