@@ -16,14 +16,13 @@ package caddysse
 
 import (
 	"encoding/json"
-	"strconv"
 
+	"github.com/caddy-sse/caddy-sse/internal/cfgargs"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
 )
 
 func parseCaddyfile(helper httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -235,64 +234,15 @@ func parseTransport(d *caddyfile.Dispenser) (json.RawMessage, error) {
 	return caddyconfig.JSONModuleObject(unm, "name", name, nil), nil
 }
 
-func oneArg(d *caddyfile.Dispenser) (string, error) {
-	args := d.RemainingArgs()
-	if len(args) != 1 {
-		return "", d.ArgErr()
-	}
-	return args[0], nil
-}
-
-func argList(d *caddyfile.Dispenser) ([]string, error) {
-	args := d.RemainingArgs()
-	if len(args) == 0 {
-		return nil, d.ArgErr()
-	}
-	return args, nil
-}
-
-func intArg(d *caddyfile.Dispenser) (int, error) {
-	opt := d.Val()
-	val, err := oneArg(d)
-	if err != nil {
-		return 0, err
-	}
-	n, err := strconv.Atoi(val)
-	if err != nil || n < 0 {
-		return 0, d.Errf("%s: want a non-negative integer, got %q", opt, val)
-	}
-	return n, nil
-}
-
-func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
-	opt := d.Val()
-	val, err := oneArg(d)
-	if err != nil {
-		return 0, err
-	}
-	return parseDuration(d, opt, val)
-}
-
-func parseDuration(d *caddyfile.Dispenser, opt, val string) (caddy.Duration, error) {
-	dur, err := caddy.ParseDuration(val)
-	if err != nil || dur < 0 {
-		return 0, d.Errf("%s: want a non-negative duration, got %q", opt, val)
-	}
-	return caddy.Duration(dur), nil
-}
-
-func sizeArg(d *caddyfile.Dispenser) (int64, error) {
-	opt := d.Val()
-	val, err := oneArg(d)
-	if err != nil {
-		return 0, err
-	}
-	size, err := humanize.ParseBytes(val)
-	if err != nil || size > 1<<50 {
-		return 0, d.Errf("%s: want a size such as 64KiB, got %q", opt, val)
-	}
-	return int64(size), nil
-}
+// The argument readers are shared with the Redis transport's block.
+var (
+	oneArg        = cfgargs.One
+	argList       = cfgargs.List
+	intArg        = cfgargs.Int
+	durationArg   = cfgargs.Duration
+	parseDuration = cfgargs.ParseDuration
+	sizeArg       = cfgargs.Size
+)
 
 // Interface guard
 var _ caddyfile.Unmarshaler = (*Handler)(nil)

@@ -18,11 +18,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caddy-sse/caddy-sse/hub"
+	"github.com/caddy-sse/caddy-sse/internal/cfgargs"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	goredis "github.com/redis/go-redis/v9"
@@ -136,25 +136,25 @@ func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch opt {
 		case "key_prefix":
-			t.KeyPrefix, err = oneArg(d)
+			t.KeyPrefix, err = cfgargs.One(d)
 		case "username":
-			t.Username, err = oneArg(d)
+			t.Username, err = cfgargs.One(d)
 		case "password":
-			t.Password, err = oneArg(d)
+			t.Password, err = cfgargs.One(d)
 		case "pool_size":
-			t.PoolSize, err = intArg(d)
+			t.PoolSize, err = cfgargs.Int(d)
 		case "dial_timeout":
-			t.DialTimeout, err = durationArg(d)
+			t.DialTimeout, err = cfgargs.Duration(d)
 		case "read_timeout":
-			t.ReadTimeout, err = durationArg(d)
+			t.ReadTimeout, err = cfgargs.Duration(d)
 		case "write_timeout":
-			t.WriteTimeout, err = durationArg(d)
+			t.WriteTimeout, err = cfgargs.Duration(d)
 		case "publish_timeout":
-			t.PublishTimeout, err = durationArg(d)
+			t.PublishTimeout, err = cfgargs.Duration(d)
 		case "max_in_flight":
-			t.MaxInFlight, err = intArg(d)
+			t.MaxInFlight, err = cfgargs.Int(d)
 		case "idempotency_window":
-			t.IdempotencyWindow, err = durationArg(d)
+			t.IdempotencyWindow, err = cfgargs.Duration(d)
 		default:
 			return d.Errf("unknown transport redis option %q", opt)
 		}
@@ -166,40 +166,6 @@ func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
-}
-
-func oneArg(d *caddyfile.Dispenser) (string, error) {
-	args := d.RemainingArgs()
-	if len(args) != 1 {
-		return "", d.ArgErr()
-	}
-	return args[0], nil
-}
-
-func intArg(d *caddyfile.Dispenser) (int, error) {
-	opt := d.Val()
-	val, err := oneArg(d)
-	if err != nil {
-		return 0, err
-	}
-	n, err := strconv.Atoi(val)
-	if err != nil || n < 0 {
-		return 0, d.Errf("%s: want a non-negative integer, got %q", opt, val)
-	}
-	return n, nil
-}
-
-func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
-	opt := d.Val()
-	val, err := oneArg(d)
-	if err != nil {
-		return 0, err
-	}
-	dur, err := caddy.ParseDuration(val)
-	if err != nil || dur < 0 {
-		return 0, d.Errf("%s: want a non-negative duration, got %q", opt, val)
-	}
-	return caddy.Duration(dur), nil
 }
 
 // Provision resolves placeholders and checks the options. It does not
