@@ -12,11 +12,6 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-// Package cfgargs reads the arguments of Caddyfile options the same way
-// for the sse directive and for the blocks of its guest modules (the
-// Redis transport): one argument, a list, a non-negative integer,
-// duration or size, each error naming the option and the value, at the
-// option's file and line.
 package cfgargs
 
 import (

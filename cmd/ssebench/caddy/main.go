@@ -12,10 +12,6 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-// Command caddy is the Caddy the benchmark suite runs: Caddy v2 with its
-// standard modules, the plugin, and the caddynull baseline handler. It is
-// the main package xcaddy generates, plus the baseline, which xcaddy cannot
-// add from inside the plugin's own module.
 package main
 
 import (
