@@ -16,5 +16,5 @@
 // for the sse directive and for the blocks of its guest modules (the
 // Redis transport): one argument, a list, a non-negative integer,
 // duration or size, each error naming the option and the value, at the
-// option's file and line.
+// option's file and line. It imports Caddy's caddyfile package only.
 package cfgargs

@@ -17,5 +17,6 @@
 // condition instead of sleeping (poll.go), and the rule that a test which
 // cannot run here skips loudly, or fails under SSE_TEST_STRICT=1
 // (strict.go). Its subpackage caddytest starts a real Caddy in the test's
-// process. Only tests import these packages.
+// process. Only tests import these packages; this one imports the
+// standard library only, so that the hub's tests link no Caddy.
 package ssetest

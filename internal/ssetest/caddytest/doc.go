@@ -15,5 +15,6 @@
 // Package caddytest starts a real Caddy in the test's process from a
 // Caddyfile, on a free loopback port, and talks to it with the clients
 // of ssetest. Tests of the plugin's packages that need Caddy import it;
-// the hub's unit tests do not.
+// the hub's unit tests do not. It imports Caddy's standard modules and
+// ssetest.
 package caddytest

@@ -15,5 +15,5 @@
 // Package redistest finds a Redis for a test, or starts a redis-server of
 // the test's own, and gives each test key prefixes and hub names of its
 // own, so that tests and test runs sharing one Redis never see each
-// other's streams.
+// other's streams. It imports go-redis and ssetest, nothing of Caddy.
 package redistest
