@@ -59,6 +59,57 @@ Run "caddy sse <command> --help" for their flags.`,
 	}
 }
 
+// plainErrors runs f as cmd's action and reports errors as one plain
+// line on standard error, "caddy sse <cmd>: <error>", where Caddy's own
+// wrapper would write a structured log line with escaped quotes. Wrong
+// flags, values that do not parse (--ttl 5), extra arguments and f's
+// usage errors exit with status 2, other failures with 1.
+func plainErrors(cmd *cobra.Command, f caddycmd.CommandFunc) {
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	fail := func(code int, err error) error {
+		fmt.Fprintf(cmd.ErrOrStderr(), "caddy %s: %v\n", cmd.CommandPath()[len("caddy "):], err)
+		if code == exitUsage {
+			fmt.Fprintf(cmd.ErrOrStderr(), "Run 'caddy %s --help' for usage.\n", cmd.CommandPath()[len("caddy "):])
+		}
+		return exitWith(code)
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return fail(exitUsage, err) })
+	args := cmd.Args
+	cmd.Args = func(c *cobra.Command, a []string) error {
+		if args == nil {
+			return nil
+		}
+		if err := args(c, a); err != nil {
+			return fail(exitUsage, err)
+		}
+		return nil
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		code, err := f(caddycmd.Flags{FlagSet: c.Flags()})
+		if err != nil {
+			return fail(max(code, exitError), err)
+		}
+		return exitWith(code)
+	}
+}
+
+// errFailed ends a command that has reported its error: cobra, silenced,
+// prints nothing of it, and Caddy exits with status 1.
+var errFailed = errors.New("failed")
+
+// exitWith returns what makes Caddy exit with code: Caddy's command
+// wrapper carries a status above 1 to its exit (and logs nothing when
+// there is no error); 1 is any other error.
+func exitWith(code int) error {
+	switch code {
+	case exitOK:
+		return nil
+	case exitError:
+		return errFailed
+	}
+	return caddycmd.WrapCommandFuncForCobra(func(caddycmd.Flags) (int, error) { return code, nil })(new(cobra.Command), nil)
+}
+
 func tokenCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token --key <secret>|--key-file <pem> [--sub <id>] [--subscribe <selector>]... [--publish <selector>]... [--ttl <duration>]",
@@ -89,7 +140,7 @@ Example:
 	f.Duration("ttl", time.Hour, "lifetime of the token")
 	f.String("issuer", "", "iss claim")
 	f.String("audience", "", "aud claim")
-	cmd.RunE = caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
+	plainErrors(cmd, func(fl caddycmd.Flags) (int, error) {
 		token, code, err := signToken(fl, time.Now())
 		if err != nil {
 			return code, err
@@ -219,7 +270,7 @@ Examples:
 	f.String("data", "", "data of the event (default: read from standard input)")
 	f.String("event", "", "event type (default: message)")
 	f.String("idempotency-key", "", "key that makes a retried publish store the event once")
-	cmd.RunE = caddycmd.WrapCommandFuncForCobra(func(fl caddycmd.Flags) (int, error) {
+	plainErrors(cmd, func(fl caddycmd.Flags) (int, error) {
 		topics, _ := fl.GetStringArray("topic")
 		if len(topics) == 0 {
 			return exitUsage, errors.New("give at least one --topic")

@@ -144,10 +144,18 @@ func TestCommandUsage(t *testing.T) {
 		{[]string{"sse", "token", "--key", strings.Repeat("k", 32), "--alg", "none"}, exitUsage, "unknown --alg"},
 		{[]string{"sse", "token", "--key-file", "/nonexistent/key.pem"}, exitError, "no such file"},
 		{[]string{"sse", "publish", "--data", "x"}, exitUsage, "give at least one --topic"},
+		{[]string{"sse", "token", "--key", strings.Repeat("k", 32), "--ttl", "5"}, exitUsage, `invalid argument "5" for "--ttl"`},
+		{[]string{"sse", "token", "--nope"}, exitUsage, "unknown flag: --nope"},
+		{[]string{"sse", "token", "extra"}, exitUsage, `unknown command "extra"`},
+		{[]string{"sse", "publish", "--topic", "t", "--data", "x", "--address", "127.0.0.1:1"}, exitError, "caddy sse publish: "},
 	} {
 		out, err := p.run(time.Minute, tc.args...)
 		if code := exitCode(err); code != tc.code || !strings.Contains(out, tc.want) {
 			t.Errorf("caddy %s: exit %d (%v), want %d; output lacks %q:\n%s", strings.Join(tc.args, " "), code, err, tc.code, tc.want, out)
+		}
+		// Errors are one plain line, not a JSON log line with escaped quotes.
+		if tc.code != 0 && (strings.Contains(out, `"level"`) || strings.Contains(out, `\"`) || !strings.HasPrefix(out, "caddy sse ")) {
+			t.Errorf("caddy %s: not a plain error line:\n%s", strings.Join(tc.args, " "), out)
 		}
 	}
 }
