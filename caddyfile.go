@@ -164,6 +164,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if err != nil {
 			return err
 		}
+		if err := refuseZero(d, opt, h); err != nil {
+			return err
+		}
 		// An empty block ("{ }") must not pass either: compare the token.
 		blockErr := d.Errf("option %q takes no block", opt)
 		if val, line := d.Val(), d.Line(); d.NextBlock(1) || d.Val() != val || d.Line() != line {
@@ -232,6 +235,29 @@ func parseTransport(d *caddyfile.Dispenser) (json.RawMessage, error) {
 		return nil, err
 	}
 	return caddyconfig.JSONModuleObject(unm, "name", name, nil), nil
+}
+
+// refuseZero refuses a 0 given for an option where 0 would mean nothing
+// sensible (no queue, no topics, no time to write, an immediate
+// reconnect): in JSON, 0 is the same as leaving the option out and takes
+// the default, so in a Caddyfile, where an option can simply be left out,
+// an explicit 0 is a mistake to point at rather than silently replace.
+func refuseZero(d *caddyfile.Dispenser, opt string, h *Handler) error {
+	var zero bool
+	switch opt {
+	case "buffer":
+		zero = h.Buffer == 0
+	case "max_topics":
+		zero = h.MaxTopics == 0
+	case "write_timeout":
+		zero = h.WriteTimeout == 0
+	case "retry":
+		zero = h.Retry == 0
+	}
+	if zero {
+		return d.Errf("%s must be more than 0 (leave it out for the default)", opt)
+	}
+	return nil
 }
 
 // The argument readers are shared with the Redis transport's block.

@@ -119,3 +119,24 @@ func TestTopicWithQueryCharacters(t *testing.T) {
 		t.Errorf("publish to a?b: %d %q, want 400 saying to use '&'", status, body)
 	}
 }
+
+// TestJSONSentAsForm: curl -d '{…}' sends JSON as a form; the answer says
+// which Content-Type to send, and nothing is stored.
+func TestJSONSentAsForm(t *testing.T) {
+	tc := startCaddy(t, `http://127.0.0.1:{PORT} {
+	sse {
+		hub json-as-form
+		subscribe_allow **
+		publish_allow **
+	}
+}`)
+	for _, body := range []string{`{"topic":"t","data":"x"}`, ` [{"topic":"t","data":"x"}]`} {
+		status, answer := tc.Post("/", "application/x-www-form-urlencoded", body)
+		if status != http.StatusUnsupportedMediaType || !strings.Contains(answer, "Content-Type: application/json") {
+			t.Errorf("%s as a form: %d %q, want 415 naming application/json", body, status, answer)
+		}
+	}
+	if st, _ := itHubStats("json-as-form"); st.Published != 0 {
+		t.Fatalf("%d events stored", st.Published)
+	}
+}

@@ -131,11 +131,22 @@ func readPublish(w http.ResponseWriter, r *http.Request, mediaType string, limit
 		return pub, err
 	}
 	if mediaType == contentTypeForm {
+		if looksLikeJSON(body) {
+			return pub, statusError{http.StatusUnsupportedMediaType,
+				errors.New("the body is JSON but was sent as a form: send it with Content-Type: application/json")}
+		}
 		pub.events, pub.hub, err = parseFormEvent(body, withHub)
 	} else {
 		pub.events, pub.batch, pub.hub, err = parseJSONEvents(body, withHub)
 	}
 	return pub, err
+}
+
+// looksLikeJSON reports whether a form body is a JSON object or array,
+// as `curl -d '{…}'` sends without a Content-Type: no form starts so.
+func looksLikeJSON(body []byte) bool {
+	body = bytes.TrimLeft(body, " \t\r\n")
+	return len(body) > 0 && (body[0] == '{' || body[0] == '[')
 }
 
 // publishEvents stores the events of a checked request in hub. A
