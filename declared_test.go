@@ -16,8 +16,10 @@ package caddysse
 
 import (
 	"net/http"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -138,5 +140,37 @@ func TestJSONSentAsForm(t *testing.T) {
 	}
 	if st, _ := itHubStats("json-as-form"); st.Published != 0 {
 		t.Fatalf("%d events stored", st.Published)
+	}
+}
+
+// TestRouteWithoutGrantsWarns: a route with no grants, no topics and no
+// jwt loads (it is safe) but says at WARN that it serves nothing.
+func TestRouteWithoutGrantsWarns(t *testing.T) {
+	global, logFile := warnLog(t)
+	tc := startCaddy(t, global+`http://127.0.0.1:{PORT} {
+	sse /nothing {
+		hub nothing
+	}
+	sse /something {
+		hub nothing
+		subscribe_allow news
+	}
+}`)
+	if status, _, _ := doRequest(t, http.MethodGet, tc.URL+"/nothing?topic=news", "", ""); status != http.StatusUnauthorized {
+		t.Fatalf("a route without grants answered %d, want 401", status)
+	}
+	var warnings []string
+	pollUntil(t, 5*time.Second, "the warning", func() bool {
+		b, _ := os.ReadFile(logFile)
+		warnings = nil
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "serves nothing") {
+				warnings = append(warnings, line)
+			}
+		}
+		return len(warnings) > 0
+	})
+	if len(warnings) != 1 || !strings.Contains(warnings[0], `"level":"warn"`) {
+		t.Fatalf("warnings %q, want one WARN line for the route without grants", warnings)
 	}
 }

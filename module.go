@@ -215,6 +215,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.validateOptions(); err != nil {
 		return err
 	}
+	if len(h.SubscribeAllow) == 0 && len(h.PublishAllow) == 0 && len(h.Topics) == 0 && h.JWT == nil {
+		// Safe, and almost certainly not what the operator meant.
+		h.logger.Warn("this sse route serves nothing: it has no subscribe_allow, publish_allow, topics or jwt, so every request gets 401",
+			zap.String("hub", h.Hub))
+	}
 	if h.JWT != nil {
 		var err error
 		if h.verifier, err = newTokenVerifier(ctx, h.JWT, h.logger); err != nil {
