@@ -79,6 +79,16 @@ func (h *Hub) reloadLocked(d Delivery) {
 			continue
 		}
 		s.awaitLoad = false
+		if s.awaitID != "" {
+			pos, ok := h.log.ParseID(s.awaitID)
+			s.awaitID = ""
+			if !ok {
+				s.retry = ShortRetry()
+				h.removeLocked(s, ReasonUnknownID)
+				continue
+			}
+			s.after, s.hasAfter = pos, true
+		}
 		switch {
 		case s.hasAfter && s.after.Less(d.Base):
 			s.retry = ShortRetry()
@@ -96,22 +106,26 @@ func (h *Hub) reloadLocked(d Delivery) {
 		waiting = append(waiting, s)
 	}
 	for _, e := range d.Events {
-		if !h.last.Less(e.Pos) {
-			continue
-		}
-		h.appendLocked(e)
-		for _, s := range waiting {
-			if !s.removed && eventMatches(s.Selectors, e) {
-				h.queueLocked(s, e)
-			}
+		if h.last.Less(e.Pos) {
+			h.appendLocked(e)
 		}
 	}
+	// Ended before anything is queued: a stream that both had events
+	// waiting and was ended could write them first, and its client would
+	// then resume from an id past what it missed.
 	for _, s := range resumed {
 		if h.unknownLocked(s.after) {
 			// Its id is not in the log and never will be: waiting for
 			// the events after it would skip what the client missed.
 			s.retry = ShortRetry()
 			h.removeLocked(s, ReasonUnknownID)
+		}
+	}
+	for _, e := range h.history {
+		for _, s := range waiting {
+			if !s.removed && eventMatches(s.Selectors, e) {
+				h.queueLocked(s, e) // it skips events up to s.after
+			}
 		}
 	}
 	if !h.loaded {

@@ -164,6 +164,9 @@ func (h *Hub) Publish(ctx context.Context, events []*Event, idemKey string, maxS
 	if h.isClosed() {
 		return nil, ErrHubClosed
 	}
+	if len(events) == 0 {
+		return nil, nil // nothing to store; a log may assume at least one
+	}
 	h.log.Start()
 	start := time.Now()
 	ids, err := h.log.Append(ctx, events, idemKey, maxSize)

@@ -26,7 +26,13 @@ import (
 // sharedLog is a Log as a shared one behaves, without a store: the test
 // delivers through its sink as the log's reader would. Ids are
 // <major>-<minor>, and an id up to 10 s ahead of the clock may arrive.
-type sharedLog struct{ sink Sink }
+type sharedLog struct {
+	sink Sink
+	// keyless makes ParseID fail until the first load, as the Redis log,
+	// whose id key comes with its first load, does.
+	keyless bool
+	loaded  bool
+}
 
 func (l *sharedLog) Open(s Sink) { l.sink = s }
 func (*sharedLog) Start()        {}
@@ -38,7 +44,10 @@ func (*sharedLog) Status() *TransportStatus { return &TransportStatus{Name: "fak
 func (*sharedLog) FormatID(p Position) string {
 	return strconv.FormatUint(p.Major, 10) + "-" + strconv.FormatUint(p.Minor, 10)
 }
-func (*sharedLog) ParseID(id string) (Position, bool) {
+func (l *sharedLog) ParseID(id string) (Position, bool) {
+	if l.keyless && !l.loaded {
+		return Position{}, false
+	}
 	a, b, ok := strings.Cut(id, "-")
 	major, err1 := strconv.ParseUint(a, 10, 64)
 	minor, err2 := strconv.ParseUint(b, 10, 64)
@@ -49,6 +58,7 @@ func (*sharedLog) MayArrive(p Position) bool {
 }
 
 func (l *sharedLog) load(events []*Event, base Position, gap bool) {
+	l.loaded = true
 	l.sink.Deliver(Delivery{Events: events, Reload: true, Base: base, Gap: gap})
 }
 
@@ -229,5 +239,56 @@ func TestSharedLogHorizon(t *testing.T) {
 	log.sink.Deliver(Delivery{Horizon: Position{50, 0}})
 	if sub, _ := h.Subscribe(SubscribeRequest{Selectors: []string{"t"}, LastEventID: "60-0", HasLastEventID: true, Buffer: 10}); sub.ResetReason != ReasonUnknownID {
 		t.Errorf("a smaller horizon moved it back: reset %q", sub.ResetReason)
+	}
+}
+
+// TestSharedLogResumeIDReadAtFirstLoad: a log that reads its ids only
+// once loaded (the Redis log's key comes with its first load) still
+// replays to a client that resumed before that load.
+func TestSharedLogResumeIDReadAtFirstLoad(t *testing.T) {
+	h, log := newTransportHub(10)
+	defer h.Close()
+	log.keyless = true
+	resumed, err := h.Subscribe(SubscribeRequest{Selectors: []string{"t"}, LastEventID: "5-0", HasLastEventID: true, Buffer: 100})
+	if err != nil || resumed.ResetReason != "" {
+		t.Fatalf("resume before the log can read ids: %+v, %v", resumed, err)
+	}
+	junk, _ := h.Subscribe(SubscribeRequest{Selectors: []string{"t"}, LastEventID: "junk", HasLastEventID: true, Buffer: 100})
+	log.load(streamEvents(3, 4, 5, 6, 7), Position{2, 0}, false)
+	if got := takeIDs(resumed.Subscriber); got != "6-0 7-0" {
+		t.Errorf("resumed subscriber got %q from the load, want 6-0 7-0", got)
+	}
+	select {
+	case <-junk.Done():
+		if junk.Reason() != ReasonUnknownID || takeIDs(junk.Subscriber) != "" {
+			t.Errorf("junk resume ended with %q", junk.Reason())
+		}
+	default:
+		t.Error("a junk resume id was kept waiting after the load")
+	}
+}
+
+// TestSharedLogLostResumeGetsNothing: a client that resumed before the
+// first load with an id the load shows lost is ended with nothing
+// queued: a stream that wrote events first would move its client's id
+// past what it missed.
+func TestSharedLogLostResumeGetsNothing(t *testing.T) {
+	h, log := newTransportHub(10)
+	defer h.Close()
+	lost, err := h.Subscribe(SubscribeRequest{Selectors: []string{"t"}, LastEventID: "4-5", HasLastEventID: true, Buffer: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.load(streamEvents(3, 4, 5, 6), Position{2, 0}, false)
+	select {
+	case <-lost.Done():
+	default:
+		t.Fatal("a resume from a lost id was not ended")
+	}
+	if lost.Reason() != ReasonUnknownID {
+		t.Errorf("ended with %q, want unknown_id", lost.Reason())
+	}
+	if got := takeIDs(lost.Subscriber); got != "" {
+		t.Errorf("events queued before the end: %q", got)
 	}
 }

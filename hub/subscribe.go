@@ -86,7 +86,7 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 	case req.Replay > 0:
 		sub.Replay = matchingLocked(req.Selectors, h.history, req.Replay)
 	}
-	if !h.loaded && !s.hasAfter {
+	if !h.loaded {
 		s.awaitLoad = true // the first load gives it what came after it
 	}
 
@@ -106,13 +106,17 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 // gets: the events of history after it, or, for an id a shared log may
 // still deliver, the live events after it, or a reset.
 func (h *Hub) resumeLocked(sub *Subscription, s *Subscriber, req SubscribeRequest) {
+	if !h.loaded {
+		// The log has not delivered yet, and a shared log may not read
+		// its ids before then (its key comes with the first load): the
+		// first load reads the id and replays.
+		s.awaitID, s.awaitLoad = req.LastEventID, true
+		return
+	}
 	pos, ok := h.log.ParseID(req.LastEventID)
 	switch {
 	case !ok:
 		sub.ResetReason = ReasonUnknownID
-	case !h.loaded:
-		// The log has not delivered yet: the first load replays.
-		s.after, s.hasAfter, s.awaitLoad = pos, true, true
 	case pos.Less(h.base):
 		sub.ResetReason = ReasonExpiredID
 	case h.unknownLocked(pos):

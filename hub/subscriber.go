@@ -48,10 +48,12 @@ type Subscriber struct {
 	// A subscriber of a shared log may resume after an event this
 	// instance has not been given yet: events up to after are skipped.
 	// awaitLoad marks one that subscribed before the log's first delivery
-	// and gets its replay from it. Guarded by hub.mu.
+	// and gets its replay from it; awaitID is the resume id it gave, read
+	// then. Guarded by hub.mu.
 	after     Position
 	hasAfter  bool
 	awaitLoad bool
+	awaitID   string
 }
 
 // Wake receives when live events are waiting to be taken with Take.

@@ -236,7 +236,7 @@ func (l *streamLog) Append(ctx context.Context, events []*hub.Event, idemKey str
 	settings := l.sink.Settings()
 	args := make([]any, 5, 5+2*len(events))
 	args[0], args[1], args[2], args[3], args[4] = "0", max(settings.History, streamMin), "",
-		l.idemWindow.Milliseconds(), len(events)
+		max(l.idemWindow.Milliseconds(), 1), len(events) // PX 0 would fail after the XADDs
 	if idemKey != "" {
 		args[0] = "1"
 	}

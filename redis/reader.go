@@ -42,15 +42,23 @@ func (l *streamLog) read() {
 	// is what those that come before the first load have not seen.
 	live := before(hub.Position{Major: uint64(time.Now().UnixMilli())})
 	var cur cursor
-	loaded := false
+	loaded, gap := false, false
 	backoff := minBackoff
 	for l.ctx.Err() == nil {
 		var err error
-		if !loaded {
-			cur, err = l.load(false, live)
-			loaded = err == nil
-		} else {
-			cur, err = l.follow(cur)
+		switch {
+		case !loaded || gap:
+			// A reload after a gap is retried until it succeeds: the
+			// cursor is not to be trusted, and the hub's streams must
+			// still learn of the gap.
+			var next cursor
+			if next, err = l.load(gap, live); err == nil {
+				cur, loaded, gap, live = next, true, false, hub.Position{}
+			}
+		default:
+			var lost bool
+			cur, lost, err = l.follow(cur)
+			gap = lost
 		}
 		if err != nil {
 			if l.ctx.Err() != nil {
@@ -179,25 +187,26 @@ func (s *snapshot) lost(cur cursor) string {
 
 // follow reads the entries after cur and delivers them to the hub; with
 // none, it waits for more.
-func (l *streamLog) follow(cur cursor) (cursor, error) {
+// It reports lost when Redis lost entries this instance had not read:
+// the reader then reloads the hub's history and ends its streams, so that
+// their clients resume and learn what they missed.
+func (l *streamLog) follow(cur cursor) (_ cursor, lost bool, _ error) {
 	from := "(" + formatStreamID(cur.last)
 	snap, err := l.look(func(pipe goredis.Pipeliner) *goredis.XMessageSliceCmd {
 		return pipe.XRangeN(l.ctx, l.stream, from, "+", readBatch)
 	})
 	if err != nil {
-		return cur, err
+		return cur, false, err
 	}
 	if why := snap.lost(cur); why != "" {
-		// The hub's history is reloaded and its streams end, so that
-		// their clients resume and learn what they missed.
 		l.logger.Warn("redis lost events; ending streams so that clients resume",
 			zap.String("hub", l.hub), zap.String("last_id", formatStreamID(cur.last)), zap.String("cause", why))
-		return l.load(true, hub.Position{})
+		return cur, true, nil
 	}
 	if len(snap.msgs) == 0 {
 		l.sink.Deliver(hub.Delivery{Horizon: snap.horizon()})
 		l.succeeded(cur.last, 0)
-		return cur, l.wait(cur.last)
+		return cur, false, l.wait(cur.last)
 	}
 	d := hub.Delivery{Events: l.decode(snap.msgs)}
 	if len(snap.msgs) < readBatch {
@@ -206,7 +215,7 @@ func (l *streamLog) follow(cur cursor) (cursor, error) {
 	l.sink.Deliver(d)
 	newest, _ := parseStreamID(snap.msgs[len(snap.msgs)-1].ID)
 	l.succeeded(newest, time.Since(time.UnixMilli(int64(newest.Major))))
-	return cursor{last: newest, added: cur.added + int64(len(snap.msgs))}, nil
+	return cursor{last: newest, added: cur.added + int64(len(snap.msgs))}, false, nil
 }
 
 // wait blocks until the stream has an entry after last, or readBlock
