@@ -16,6 +16,7 @@ package caddysse
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/caddy-sse/caddy-sse/internal/cfgargs"
 	"github.com/caddyserver/caddy/v2"
@@ -167,10 +168,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if err := refuseZero(d, opt, h); err != nil {
 			return err
 		}
-		// An empty block ("{ }") must not pass either: compare the token.
-		blockErr := d.Errf("option %q takes no block", opt)
-		if val, line := d.Val(), d.Line(); d.NextBlock(1) || d.Val() != val || d.Line() != line {
-			return blockErr
+		if err := cfgargs.NoBlock(d, fmt.Sprintf("option %q", opt)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -211,9 +210,8 @@ func parseJWT(d *caddyfile.Dispenser) (*JWTConfig, error) {
 		if err != nil {
 			return nil, err
 		}
-		blockErr := d.Errf("jwt option %q takes no block", opt)
-		if val, line := d.Val(), d.Line(); d.NextBlock(d.Nesting()) || d.Val() != val || d.Line() != line {
-			return nil, blockErr
+		if err := cfgargs.NoBlock(d, fmt.Sprintf("jwt option %q", opt)); err != nil {
+			return nil, err
 		}
 	}
 	return cfg, nil

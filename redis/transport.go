@@ -161,8 +161,8 @@ func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if err != nil {
 			return err
 		}
-		if val, line := d.Val(), d.Line(); d.NextBlock(d.Nesting()) || d.Val() != val || d.Line() != line {
-			return d.Errf("transport redis option %q takes no block", opt)
+		if err := cfgargs.NoBlock(d, fmt.Sprintf("transport redis option %q", opt)); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -87,3 +87,14 @@ func Size(d *caddyfile.Dispenser) (int64, error) {
 	}
 	return int64(size), nil
 }
+
+// NoBlock fails when the option just read opens a block, an empty one
+// ("{ }") included; what names the option in the message, which points at
+// the option's line.
+func NoBlock(d *caddyfile.Dispenser, what string) error {
+	err := d.Errf("%s takes no block", what)
+	if val, line := d.Val(), d.Line(); d.NextBlock(d.Nesting()) || d.Val() != val || d.Line() != line {
+		return err
+	}
+	return nil
+}
