@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/caddy-sse/caddy-sse/hub"
+	"github.com/caddy-sse/caddy-sse/internal/ssetest/caddytest"
 	"github.com/klauspost/compress/zstd"
 	"github.com/quic-go/quic-go/http3"
 )
@@ -255,8 +256,7 @@ func TestTransportSlowConsumer(t *testing.T) {
 // WARN up, in a file of the test, and the file's path.
 func warnLog(t *testing.T) (global, path string) {
 	path = filepath.Join(t.TempDir(), "caddy.log")
-	return fmt.Sprintf("{\n\tadmin off\n\tpersist_config off\n\tstorage file_system %s\n\tskip_install_trust\n"+
-		"\tlog {\n\t\toutput file %s {\n\t\t\troll_disabled\n\t\t}\n\t\tformat json\n\t\tlevel WARN\n\t}\n}\n", testStorage(t), path), path
+	return caddytest.Global(t, "log {\n\t\toutput file "+path+" {\n\t\t\troll_disabled\n\t\t}\n\t\tformat json\n\t\tlevel WARN\n\t}"), path
 }
 
 // expectDropLogs waits for the drop log lines of a test's streams and
@@ -769,25 +769,12 @@ func (c *commentTap) Read(p []byte) (int, error) {
 // from Caddy's internal CA, served with the given protocols, and an sse
 // handler with the given options.
 func tlsCaddyfile(t testing.TB, protocols, sseOptions string) string {
-	return fmt.Sprintf(`{
-	admin off
-	persist_config off
-	storage file_system %s
-	skip_install_trust
-	auto_https disable_redirects
-	log {
-		output discard
-	}
-	servers {
-		protocols %s
-	}
-}
-https://127.0.0.1:{PORT} {
+	return caddytest.Global(t, "auto_https disable_redirects\n\tservers {\n\t\tprotocols "+protocols+"\n\t}") + `https://127.0.0.1:{PORT} {
 	tls internal
-	sse {%s
+	sse {` + sseOptions + `
 	}
 }
-`, testStorage(t), protocols, sseOptions)
+`
 }
 
 // internalCAPool trusts the root of Caddy's internal CA in test storage.

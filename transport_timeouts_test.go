@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/caddy-sse/caddy-sse/hub"
+	"github.com/caddy-sse/caddy-sse/internal/ssetest/caddytest"
 	"github.com/quic-go/quic-go/http3"
 )
 
@@ -178,25 +179,11 @@ func serverOptionsCaddyfile(t testing.TB, scheme, protocols, timeouts, sseOption
 	if scheme == "https" {
 		tlsInternal = "\n\ttls internal"
 	}
-	return fmt.Sprintf(`{
-	admin off
-	persist_config off
-	storage file_system %s
-	skip_install_trust
-	auto_https disable_redirects
-	log {
-		output discard
-	}
-	servers {
-		protocols %s
-		timeouts {
-			%s
-		}
+	global := caddytest.Global(t, "auto_https disable_redirects\n\tservers {\n\t\tprotocols "+protocols+
+		"\n\t\ttimeouts {\n\t\t\t"+timeouts+"\n\t\t}\n\t}")
+	return global + scheme + "://127.0.0.1:{PORT} {" + tlsInternal + `
+	sse {` + sseOptions + `
 	}
 }
-%s://127.0.0.1:{PORT} {%s
-	sse {%s
-	}
-}
-`, testStorage(t), protocols, timeouts, scheme, tlsInternal, sseOptions)
+`
 }

@@ -121,11 +121,28 @@ func (tc *Caddy) TryLoad(caddyfile string) error {
 	return nil
 }
 
+// Global is the global options block Adapt gives a Caddyfile that has
+// none: no admin endpoint, no persisted config, the test binary's storage,
+// no trust store install, logs discarded. options (option lines at one
+// tab's indent, the first without its tab) are added; with a log block of
+// their own, logs are not discarded. A test that needs global options of
+// its own starts its Caddyfile with it.
+func Global(t testing.TB, options string) string {
+	b := "{\n\tadmin off\n\tpersist_config off\n\tstorage file_system " + Storage(t) + "\n\tskip_install_trust\n"
+	if !strings.Contains(options, "log {") {
+		b += "\tlog {\n\t\toutput discard\n\t}\n"
+	}
+	if options != "" {
+		b += "\t" + options + "\n"
+	}
+	return b + "}\n"
+}
+
 // Adapt adapts a Caddyfile to JSON, adding test global options
 // when it has no global block of its own.
 func Adapt(t testing.TB, caddyfile string) ([]byte, error) {
 	if !strings.HasPrefix(strings.TrimSpace(caddyfile), "{") {
-		caddyfile = "{\n\tadmin off\n\tpersist_config off\n\tstorage file_system " + Storage(t) + "\n\tskip_install_trust\n\tlog {\n\t\toutput discard\n\t}\n}\n" + caddyfile
+		caddyfile = Global(t, "") + caddyfile
 	}
 	adapter := caddyconfig.GetAdapter("caddyfile")
 	if !strings.HasSuffix(caddyfile, "\n") {
