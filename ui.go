@@ -23,6 +23,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 // The browser side, embedded so that it needs no build step and no CDN.
@@ -68,8 +70,9 @@ var uiAssets = map[string]*uiAsset{
 // serveUI answers a GET without a topic that asks for the browser side:
 // <route>?client is the JavaScript client (served with or without the ui
 // option, for apps to import); with ui, <route>?ui=<file> is a console
-// asset and a navigation (Accept: text/html) gets the console page. It
-// reports whether it answered; anything else is a subscribe request.
+// asset, <route>?ui=counts the hub's counts for the console, and a
+// navigation (Accept: text/html) gets the console page. It reports
+// whether it answered; anything else is a subscribe request.
 func (h *Handler) serveUI(w http.ResponseWriter, r *http.Request) (bool, error) {
 	if r.Method != http.MethodGet {
 		return false, nil
@@ -83,6 +86,8 @@ func (h *Handler) serveUI(w http.ResponseWriter, r *http.Request) (bool, error) 
 		return true, serveUIAsset(w, r, uiAssets["client.js"])
 	case !h.UI:
 		return false, nil
+	case query.Get("ui") == "counts":
+		return true, h.serveCounts(w, r)
 	case query.Has("ui"):
 		asset := uiAssets[query.Get("ui")]
 		if asset == nil {
@@ -94,6 +99,32 @@ func (h *Handler) serveUI(w http.ResponseWriter, r *http.Request) (bool, error) 
 		return true, serveUIAsset(w, r, uiAssets["console.html"])
 	}
 	return false, nil
+}
+
+// hubCounts is all <route>?ui=counts tells: how many, never who or which.
+type hubCounts struct {
+	Subscribers int `json:"subscribers"`
+	Topics      int `json:"topics"`
+}
+
+// serveCounts answers <route>?ui=counts, the console's live count of the
+// subscribers of this route's hub (on this instance) and of the distinct
+// topic selectors they hold. The counts tell of streams on every topic of
+// the hub, so only a request whose subscribe grants cover every topic
+// ("**", its token's grants included) may see them; anyone else gets the
+// 401 or 403 a subscribe to "**" would get.
+func (h *Handler) serveCounts(w http.ResponseWriter, r *http.Request) error {
+	repl := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	auth, grants, err := h.authorize(r, repl, false)
+	if err == nil && !allowed(grants, "**") {
+		err = h.notGranted(auth, "hub counts need a subscribe grant that covers every topic (**)")
+	}
+	if err != nil {
+		return writeAuthError(w, r, err)
+	}
+	st := h.hub.Stats()
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	return writeJSON(w, hubCounts{Subscribers: st.Subscribers, Topics: st.Topics})
 }
 
 // serveUIAsset writes an embedded file. Browsers revalidate it on each use
