@@ -244,20 +244,22 @@ http://127.0.0.1:{PORT} {
 
 // The console's own trouble is an error, styled apart from app events: a
 // refused subscription (401) shows in a red alert banner and in a dashed
-// "console" row, while an app event of level error keeps its own look;
-// and without a grant of every topic the hub's counts stay hidden.
+// "console" row, while an app event of level error keeps its own look; a
+// failed stream is reported while it is retried, until it is back; and
+// without a grant of every topic the hub's counts stay hidden.
 func TestBrowserConsoleErrors(t *testing.T) {
-	tc := startCaddy(t, `
+	live := `
 http://127.0.0.1:{PORT} {
 	sse /events {
 		jwt {
-			key `+jwtTestSecret+`
+			key ` + jwtTestSecret + `
 		}
 		subscribe_allow public/**
 		publish_allow public/**
 		ui
 	}
-}`)
+}`
+	tc := startCaddy(t, live)
 	ctx := newBrowser(t)
 	browserRun(t, ctx, "open the console",
 		chromedp.EmulateViewport(1280, 800),
@@ -303,4 +305,16 @@ http://127.0.0.1:{PORT} {
 	// Connecting again with topics it may have clears the banner.
 	eval[chromedp.Void](t, ctx, `location.hash = "#topics=public/**"; undefined`)
 	waitFor(t, ctx, "the stream to reopen", `document.getElementById("status").dataset.state === "open" && document.getElementById("conn-error").hidden`)
+
+	// The server goes away: the stream failed and is being retried, which
+	// the banner says until the stream is back.
+	reload(tc, `
+http://127.0.0.1:{PORT} {
+	respond /events "down for maintenance" 503
+}`)
+	waitFor(t, ctx, "the failure in the banner", `(() => { const b = document.getElementById("conn-error");
+		return !b.hidden && /reconnecting in|Stream failed \(503\)/.test(b.textContent); })()`)
+	waitFor(t, ctx, "a console row for the failed stream", `[...document.querySelectorAll("#events li.sys-error .type")].some((e) => e.textContent === "stream failed")`)
+	reload(tc, live)
+	waitFor(t, ctx, "the stream back, the banner gone", `document.getElementById("status").dataset.state === "open" && document.getElementById("conn-error").hidden`)
 }
