@@ -4,6 +4,9 @@
 // the topic of each event, reconnects with exponential backoff and jitter
 // that honour the server's retry:, Last-Event-ID resume (optionally across
 // page loads), and sse.reset / sse.close as callbacks of their own.
+// With shared: true, the tabs of an origin that subscribe to the same
+// route and topics share one stream: a Web Lock elects the tab that holds
+// it and a BroadcastChannel hands its events to the others.
 //
 //   import { SSEClient } from "/events?client";
 //   const client = new SSEClient("/events", { topics: ["news"], token });
@@ -19,6 +22,13 @@ export const CLOSED = "closed";
 // Statuses worth retrying; any other non-200 answer is final (bad topic,
 // missing grant, wrong token), since retrying would get the same answer.
 const RETRY_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
+
+// How many recent events a client remembers, to drop repeats (far more
+// than a handover repeats) and to hand a tab that joins what it missed.
+// A byte bound (of data, in UTF-16 units) keeps large events from holding
+// much memory.
+const RECENT_EVENTS = 1000;
+const RECENT_BYTES = 1 << 20;
 
 /**
  * An event as the client hands it to listeners.
@@ -44,6 +54,9 @@ export class SSEClient {
    * @param {Record<string,string>} [options.headers] extra request headers
    * @param {RequestCredentials} [options.credentials] fetch credentials
    *   (default "same-origin")
+   * @param {boolean|string} [options.shared] share one stream with the
+   *   other tabs of this origin that use the same key (this string, or a
+   *   key made of url and topics)
    */
   constructor(url, options = {}) {
     this.url = url;
@@ -57,20 +70,46 @@ export class SSEClient {
         ? options.persist
         : "caddy-sse:last-event-id:" + url + ":" + [...this.topics].sort().join(",")
       : null;
+    this._sharedKey = options.shared
+      ? typeof options.shared === "string"
+        ? options.shared
+        : "caddy-sse:shared:" + absoluteURL(url) + ":" + [...this.topics].sort().join(",")
+      : null;
     this._lastEventId = options.lastEventId || this._loadPersisted() || "";
     this._serverRetry = null;
     this._failures = 0;
     this._state = CONNECTING;
     this._closed = false;
+    this._suspended = false; // between pagehide and pageshow
     this._abort = null;
     this._timer = null;
+    // Each start of a connection loop takes a new generation; a loop that
+    // sees a newer one was stopped (close, pagehide, lost leadership) and
+    // must not touch the client again.
+    this._gen = 0;
+    this._role = null;
+    this._group = null; // while in a shared group
+    this._memberId = Math.random().toString(36).slice(2) + Date.now().toString(36);
+    // The last events delivered, by id: a tab that takes over the shared
+    // stream resumes from the last id it saw, and may get again what the
+    // other tabs already have; a leader hands a tab that joins (or comes
+    // back from the back/forward cache) what it missed.
+    this._seen = new Set();
+    this._recent = [];
+    this._recentBytes = 0;
+    this._onPageHide = () => this._suspend();
+    this._onPageShow = () => this._resume();
+    if (globalThis.addEventListener) {
+      globalThis.addEventListener("pagehide", this._onPageHide);
+      globalThis.addEventListener("pageshow", this._onPageShow);
+    }
     if (options.onEvent) this.on("*", options.onEvent);
     if (options.onState) this.onState(options.onState);
     if (options.onReset) this.onReset(options.onReset);
     if (options.onClose) this.onClose(options.onClose);
     if (options.onError) this.onError(options.onError);
     // Connect once the caller had a chance to add listeners.
-    queueMicrotask(() => this._connect());
+    queueMicrotask(() => this._start());
   }
 
   /** The connection state: connecting, open, reconnecting or closed. */
@@ -78,6 +117,13 @@ export class SSEClient {
 
   /** The id of the last event received, sent as Last-Event-ID on reconnect. */
   get lastEventId() { return this._lastEventId; }
+
+  /**
+   * How this client gets its events: "private" (a stream of its own),
+   * "leader" (it holds the stream a shared group shares), "follower" (it
+   * gets them from the leader tab), or null while closed or hidden.
+   */
+  get role() { return this._role; }
 
   /**
    * Listens to events of one type ("message" for untyped events, "*" for
@@ -108,15 +154,176 @@ export class SSEClient {
 
   /** Ends the subscription for good. */
   close() {
-    if (this._closed) return;
-    this._closed = true;
-    clearTimeout(this._timer);
-    if (this._abort) this._abort.abort();
-    this._setState(CLOSED, { reason: "closed" });
+    if (!this._closed) this._finish({ reason: "closed" });
   }
 
-  async _connect() {
-    if (this._closed) return;
+  _finish(detail) {
+    this._closed = true;
+    this._stop();
+    if (globalThis.removeEventListener) {
+      globalThis.removeEventListener("pagehide", this._onPageHide);
+      globalThis.removeEventListener("pageshow", this._onPageShow);
+    }
+    this._setState(CLOSED, detail);
+  }
+
+  _start() {
+    if (this._closed || this._suspended) return;
+    if (this._sharedKey && sharingSupported()) {
+      this._join();
+    } else {
+      this._role = "private";
+      this._connect(this._gen);
+    }
+  }
+
+  // _stop ends the connection loop and leaves the shared group: the lock
+  // goes to another tab at once.
+  _stop() {
+    this._gen++;
+    clearTimeout(this._timer);
+    if (this._abort) this._abort.abort();
+    this._abort = null;
+    const group = this._group;
+    this._group = null;
+    this._role = null;
+    if (group) {
+      group.lockAbort.abort();
+      if (group.release) group.release();
+      group.channel.close();
+    }
+  }
+
+  // The back/forward cache keeps a hidden page alive, with its streams:
+  // close them on pagehide (the server frees a stream, another tab takes
+  // over a shared one, the page may enter the cache) and resume from the
+  // last id on pageshow.
+  _suspend() {
+    if (this._closed || this._suspended) return;
+    this._suspended = true;
+    this._stop();
+    this._setState(CLOSED, { reason: "pagehide" });
+  }
+
+  _resume() {
+    if (this._closed || !this._suspended) return;
+    this._suspended = false;
+    this._failures = 0;
+    this._setState(CONNECTING);
+    this._start();
+  }
+
+  // _join enters the shared group of this key: every member queues for
+  // the lock, and the one holding it holds the stream until it closes,
+  // hides or its tab goes, when the browser hands the lock to the next.
+  _join() {
+    const name = this._sharedKey;
+    const group = {
+      channel: new BroadcastChannel(name),
+      lockAbort: new AbortController(),
+      release: null,
+      // Until the leader's welcome, live events wait here, so that what it
+      // hands over comes first and the order holds.
+      pending: [],
+      welcomed: false,
+    };
+    this._group = group;
+    this._role = "follower";
+    group.channel.onmessage = (e) => this._fromGroup(group, e.data);
+    navigator.locks.request(name, { signal: group.lockAbort.signal }, () => {
+      if (this._group !== group) return undefined; // left while queued
+      return new Promise((resolve) => {
+        group.release = resolve;
+        this._role = "leader";
+        this._welcome(group);
+        this._setState(CONNECTING);
+        this._connect(this._gen);
+      });
+    }).catch(() => { /* AbortError: left the queue */ });
+    this._hello(group);
+  }
+
+  _hello(group) {
+    group.channel.postMessage({ kind: "hello", from: this._memberId, after: this._lastEventId });
+  }
+
+  _welcome(group, events = [], found = true, id = "") {
+    group.welcomed = true;
+    for (const ev of events) this._deliver(ev);
+    for (const ev of group.pending) this._deliver(ev);
+    group.pending = [];
+    if (!found) {
+      // The leader no longer has what this tab missed: as for a resume id
+      // the server does not know, the app should refetch its state.
+      this._setLastId(id);
+      this._emit(this._hooks.reset, { id, reason: "unknown_id" });
+    }
+  }
+
+  // _missed returns the events after id that this leader still has, or
+  // null when it has no such id.
+  _missed(id) {
+    if (id === "" || id === this._lastEventId) return [];
+    const i = this._recent.findIndex((ev) => ev.id === id);
+    return i < 0 ? null : this._recent.slice(i + 1);
+  }
+
+  // _fromGroup handles what the other members send: a new member says
+  // hello with the last id it has, and the leader welcomes it with its
+  // state and the events it missed.
+  _fromGroup(group, msg) {
+    if (this._group !== group || !msg) return;
+    const follower = this._role === "follower";
+    switch (msg.kind) {
+      case "hello":
+        if (this._role === "leader") {
+          const missed = this._missed(msg.after);
+          this._post({ kind: "welcome", to: msg.from, state: this._state, events: missed || [], found: missed !== null, id: this._lastEventId });
+        }
+        break;
+      case "welcome":
+        if (!follower || msg.to !== this._memberId || group.welcomed) break;
+        this._setState(msg.state);
+        this._welcome(group, msg.events, msg.found, msg.id);
+        break;
+      case "state":
+        if (!follower) break;
+        this._setState(msg.state, msg.detail);
+        // A new leader, which did not answer while it was a follower.
+        if (!group.welcomed && msg.state === CONNECTING) this._hello(group);
+        break;
+      case "event":
+        if (group.welcomed) this._deliver(msg.event);
+        else group.pending.push(msg.event);
+        break;
+      case "reset":
+        if (!follower) break;
+        if (msg.info.id) this._setLastId(msg.info.id);
+        this._emit(this._hooks.reset, msg.info);
+        break;
+      case "close":
+        if (follower) this._emit(this._hooks.close, msg.info);
+        break;
+      case "error":
+        if (follower) this._emit(this._hooks.error, msg.info);
+        break;
+    }
+  }
+
+  // _post tells the other members what the leader's stream brought.
+  _post(msg) {
+    if (this._role === "leader" && this._group) this._group.channel.postMessage(msg);
+  }
+
+  _error(info) {
+    this._emit(this._hooks.error, info);
+    // A final answer is this tab's (its token, its grants): it gives up
+    // the lock and the next tab tries with its own.
+    if (!info.fatal) this._post({ kind: "error", info });
+  }
+
+  async _connect(gen) {
+    if (gen !== this._gen) return;
     const abort = new AbortController();
     this._abort = abort;
     let opened = false;
@@ -126,6 +333,7 @@ export class SSEClient {
       if (typeof token === "function") token = await token();
       if (token) headers.Authorization = "Bearer " + token;
       if (this._lastEventId) headers["Last-Event-ID"] = this._lastEventId;
+      if (gen !== this._gen) return;
       const res = await fetch(this._requestURL(), {
         headers,
         signal: abort.signal,
@@ -135,29 +343,29 @@ export class SSEClient {
       const type = res.headers.get("Content-Type") || "";
       if (!res.ok || !type.startsWith("text/event-stream")) {
         const message = (await res.text().catch(() => "")).trim() || res.statusText;
+        if (gen !== this._gen) return;
         const fatal = !RETRY_STATUSES.has(res.status);
-        this._emit(this._hooks.error, { status: res.status, message, fatal });
+        this._error({ status: res.status, message, fatal });
         if (fatal) {
-          this._closed = true;
-          this._setState(CLOSED, { status: res.status, message });
+          this._finish({ status: res.status, message });
           return;
         }
       } else {
         opened = true;
         this._failures = 0;
         this._setState(OPEN);
-        await this._read(res.body);
+        await this._read(res.body, gen);
       }
     } catch (err) {
-      if (this._closed) return;
-      this._emit(this._hooks.error, { status: 0, message: String(err && err.message || err), fatal: false });
+      if (gen !== this._gen) return;
+      this._error({ status: 0, message: String(err && err.message || err), fatal: false });
     }
-    if (this._closed) return;
-    this._reconnect(opened);
+    if (gen !== this._gen) return;
+    this._reconnect(opened, gen);
   }
 
   _requestURL() {
-    const u = new URL(this.url, globalThis.location ? globalThis.location.href : undefined);
+    const u = new URL(absoluteURL(this.url));
     for (const t of this.topics) u.searchParams.append("topic", t);
     if (this.options.replay && !this._lastEventId) u.searchParams.set("replay", String(this.options.replay));
     return u.href;
@@ -166,7 +374,7 @@ export class SSEClient {
   // Exponential backoff with jitter: the base is the server's retry: (or
   // the retry option), doubled after each failed attempt up to maxRetry;
   // the delay is drawn from [base/2, base] so clients spread out.
-  _reconnect(wasOpen) {
+  _reconnect(wasOpen, gen) {
     const base = this._serverRetry ?? this.options.retry ?? 1000;
     const ceiling = Math.max(base, this.options.maxRetry ?? 30000);
     const delay = Math.min(ceiling, base * 2 ** this._failures);
@@ -174,16 +382,16 @@ export class SSEClient {
     this._failures++;
     this._setState(RECONNECTING, { delay: wait, wasOpen });
     this._timer = setTimeout(() => {
-      if (this._closed) return;
+      if (gen !== this._gen) return;
       this._setState(CONNECTING);
-      this._connect();
+      this._connect(gen);
     }, wait);
   }
 
   // _read parses the event stream as the HTML standard says: lines end in
   // CRLF, LF or CR; a colon-first line is a comment; a blank line
   // dispatches; an event without data is not dispatched.
-  async _read(body) {
+  async _read(body, gen) {
     const reader = body.getReader();
     const decoder = new TextDecoder();
     let buf = "";
@@ -191,7 +399,7 @@ export class SSEClient {
     let ev = newEvent();
     const line = (text) => {
       if (text === "") {
-        if (ev.hasData) this._dispatch(ev);
+        if (ev.hasData && gen === this._gen) this._dispatch(ev);
         ev = newEvent();
         return;
       }
@@ -230,37 +438,64 @@ export class SSEClient {
   }
 
   _dispatch(raw) {
-    if (raw.id !== null) {
-      this._lastEventId = raw.id;
-      this._savePersisted();
-    }
     const data = raw.data.join("\n");
     const type = raw.type || "message";
-    if (type === "sse.reset") {
-      this._emit(this._hooks.reset, { id: this._lastEventId, reason: parseReason(data) });
+    if (type === "sse.reset" || type === "sse.close") {
+      if (raw.id !== null) this._setLastId(raw.id);
+      const reset = type === "sse.reset";
+      const info = reset
+        ? { id: this._lastEventId, reason: parseReason(data) }
+        : { reason: parseReason(data), retry: this._serverRetry };
+      this._emit(reset ? this._hooks.reset : this._hooks.close, info);
+      this._post({ kind: reset ? "reset" : "close", info });
       return;
     }
-    if (type === "sse.close") {
-      this._emit(this._hooks.close, { reason: parseReason(data), retry: this._serverRetry });
-      return;
+    const msg = { type, id: raw.id, data, topics: raw.topics };
+    if (this._deliver(msg)) this._post({ kind: "event", event: msg });
+  }
+
+  // _deliver hands an event to the listeners once: it reports false for an
+  // id already delivered.
+  _deliver(msg) {
+    if (msg.id !== null) {
+      if (this._seen.has(msg.id)) return false;
+      this._seen.add(msg.id);
+      this._recent.push(msg);
+      this._recentBytes += msg.data.length;
+      while (this._recent.length > RECENT_EVENTS || this._recentBytes > RECENT_BYTES) {
+        const old = this._recent.shift();
+        this._seen.delete(old.id);
+        this._recentBytes -= old.data.length;
+      }
+      this._setLastId(msg.id);
     }
+    const data = msg.data;
     const event = {
-      type,
+      type: msg.type,
       id: this._lastEventId,
       data,
-      topics: raw.topics,
-      topic: raw.topics[0] || "",
+      topics: msg.topics,
+      topic: msg.topics[0] || "",
       json() { return JSON.parse(data); },
     };
-    for (const key of [type, "*"]) {
+    for (const key of [msg.type, "*"]) {
       const set = this._listeners.get(key);
       if (set) for (const fn of [...set]) safeCall(fn, event);
     }
+    return true;
+  }
+
+  _setLastId(id) {
+    this._lastEventId = id;
+    this._savePersisted();
   }
 
   _setState(state, detail = {}) {
     this._state = state;
     this._emit(this._hooks.state, state, detail);
+    // The followers show the leader's connection; a leader that closes
+    // says nothing, as another tab takes over.
+    if (state !== CLOSED) this._post({ kind: "state", state, detail });
   }
 
   _emit(set, ...args) {
@@ -281,6 +516,17 @@ export class SSEClient {
 /** subscribe(url, options) is new SSEClient(url, options). */
 export function subscribe(url, options) {
   return new SSEClient(url, options);
+}
+
+// Sharing needs both; without either (an old browser, a worker without
+// locks) the client keeps a stream of its own.
+function sharingSupported() {
+  return typeof BroadcastChannel === "function" &&
+    typeof globalThis.navigator?.locks?.request === "function";
+}
+
+function absoluteURL(url) {
+  return new URL(url, globalThis.location ? globalThis.location.href : undefined).href;
 }
 
 function newEvent() {
