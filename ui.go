@@ -37,6 +37,8 @@ var (
 	consoleJS []byte
 	//go:embed ui/client.js
 	clientJS []byte
+	//go:embed ui/client.d.ts
+	clientDTS []byte
 )
 
 // uiCSP allows the console only its own scripts, styles and connections:
@@ -65,14 +67,21 @@ var uiAssets = map[string]*uiAsset{
 	"console.css":  newUIAsset("console.css", consoleCSS, "text/css; charset=utf-8"),
 	"console.js":   newUIAsset("console.js", consoleJS, "text/javascript; charset=utf-8"),
 	"client.js":    newUIAsset("client.js", clientJS, "text/javascript; charset=utf-8"),
+	"client.d.ts":  newUIAsset("client.d.ts", clientDTS, "text/typescript; charset=utf-8"),
 }
 
+// clientTypesRef points Deno, which reads the header, from the module to
+// its types; relative to the module's URL, it is right for ?client and
+// ?ui=client.js alike.
+const clientTypesRef = "?client=d.ts"
+
 // serveUI answers a GET without a topic that asks for the browser side:
-// <route>?client is the JavaScript client (served with or without the ui
-// option, for apps to import); with ui, <route>?ui=<file> is a console
-// asset, <route>?ui=counts the hub's counts for the console, and a
-// navigation (Accept: text/html) gets the console page. It reports
-// whether it answered; anything else is a subscribe request.
+// <route>?client is the JavaScript client and <route>?client=d.ts its
+// TypeScript declarations (served with or without the ui option, for apps
+// to import); with ui, <route>?ui=<file> is a console asset, <route>?ui=counts
+// the hub's counts for the console, and a navigation (Accept: text/html)
+// gets the console page. It reports whether it answered; anything else is
+// a subscribe request.
 func (h *Handler) serveUI(w http.ResponseWriter, r *http.Request) (bool, error) {
 	if r.Method != http.MethodGet {
 		return false, nil
@@ -83,7 +92,13 @@ func (h *Handler) serveUI(w http.ResponseWriter, r *http.Request) (bool, error) 
 	}
 	switch {
 	case query.Has("client"):
-		return true, serveUIAsset(w, r, uiAssets["client.js"])
+		switch query.Get("client") {
+		case "", "js":
+			return true, serveUIAsset(w, r, uiAssets["client.js"])
+		case "d.ts":
+			return true, serveUIAsset(w, r, uiAssets["client.d.ts"])
+		}
+		return true, writeError(w, r, http.StatusNotFound, errors.New("no such client file; ?client is the module and ?client=d.ts its TypeScript declarations"))
 	case !h.UI:
 		return false, nil
 	case query.Get("ui") == "counts":
@@ -138,6 +153,9 @@ func serveUIAsset(w http.ResponseWriter, r *http.Request, a *uiAsset) error {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Content-Security-Policy", uiCSP)
 	hdr.Set("Referrer-Policy", "no-referrer")
+	if a.name == "client.js" {
+		hdr.Set("X-TypeScript-Types", clientTypesRef)
+	}
 	http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(a.body))
 	return nil
 }

@@ -6,7 +6,8 @@
 // page loads), and sse.reset / sse.close as callbacks of their own.
 // With shared: true, the tabs of an origin that subscribe to the same
 // route and topics share one stream: a Web Lock elects the tab that holds
-// it and a BroadcastChannel hands its events to the others.
+// it and a BroadcastChannel hands its events to the others. TypeScript
+// declarations are served beside it, at <route>?client=d.ts.
 //
 //   import { SSEClient } from "/events?client";
 //   const client = new SSEClient("/events", { topics: ["news"], token });
