@@ -271,6 +271,11 @@ func startSubscriber(t *testing.T, dir string, env []string, command string) *su
 		close(sub.exited)
 	}()
 	t.Cleanup(func() {
+		select {
+		case <-sub.exited: // its stream ended; nothing left to stop
+			return
+		default:
+		}
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		stopGroup(cmd.Process.Pid, sub.exited)
 	})
