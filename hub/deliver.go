@@ -18,6 +18,7 @@ package hub
 // whatever the log: it adds them to history and queues each for every
 // matching subscriber, in the log's order.
 func (h *Hub) deliver(d Delivery) {
+	defer h.flushPresence() // slow subscribers dropped
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {

@@ -33,6 +33,12 @@ type Settings struct {
 	HistorySize int64
 	// MaxSubscribers bounds concurrent subscribers; 0 means unlimited.
 	MaxSubscribers int
+	// Presence tracks the members of every exact topic, for queries and
+	// sse.join/sse.leave (an Observer turns tracking on without it).
+	Presence bool
+	// PresenceGrace is how long a member whose last stream closed, or a
+	// topic whose last stream closed, stays; 0 means DefaultPresenceGrace.
+	PresenceGrace time.Duration
 }
 
 // Errors returned by the hub.
@@ -52,6 +58,12 @@ type Options struct {
 	Log Log
 	// Now is the hub's clock. Default: time.Now.
 	Now func() time.Time
+	// AfterFunc runs f once d has passed on the hub's clock, for the
+	// presence grace. Default: time.AfterFunc.
+	AfterFunc func(d time.Duration, f func()) Timer
+	// Observer receives presence and occupancy events; setting one turns
+	// tracking on. Default: none.
+	Observer Observer
 }
 
 // Hub fans events out to subscribers and keeps a bounded history for
@@ -92,6 +104,15 @@ type Hub struct {
 	drops     map[Reason]*atomic.Uint64 // one per DropReasons; the map is never written after New
 
 	publishLatency latencyHistogram
+
+	// Presence: nil while not tracked, which is all the hub then pays.
+	pres          *presence
+	afterFunc     func(time.Duration, func()) Timer
+	observer      Observer
+	pevents       []PresenceEvent // for the observer, once the lock is released
+	spareEvents   []PresenceEvent
+	pendingEvents atomic.Bool // pevents is not empty
+	emitting      bool        // a goroutine is handing events to the observer
 }
 
 // firstLoadWait bounds how long a subscriber waits for a shared log's
@@ -103,6 +124,9 @@ func New(name string, settings Settings, opts Options) *Hub {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.AfterFunc == nil {
+		opts.AfterFunc = func(d time.Duration, f func()) Timer { return time.AfterFunc(d, f) }
+	}
 	h := &Hub{
 		name:      name,
 		now:       opts.Now,
@@ -113,7 +137,10 @@ func New(name string, settings Settings, opts Options) *Hub {
 		drops:     make(map[Reason]*atomic.Uint64, len(DropReasons)),
 		loadedCh:  make(chan struct{}),
 		loadWait:  firstLoadWait,
+		afterFunc: opts.AfterFunc,
+		observer:  opts.Observer,
 	}
+	h.syncTrackingLocked() // not shared yet: no lock needed
 	for _, reason := range DropReasons {
 		h.drops[reason] = new(atomic.Uint64)
 	}
@@ -144,12 +171,15 @@ func (h *Hub) Settings() Settings {
 	return h.settings
 }
 
-// Apply replaces the hub's settings, trimming history to the new limits.
+// Apply replaces the hub's settings, trimming history to the new limits
+// and starting or stopping presence tracking.
 func (h *Hub) Apply(s Settings) {
+	defer h.flushPresence()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.settings = s
 	h.trimLocked()
+	h.syncTrackingLocked()
 }
 
 // Publish stores events in the hub's log, all or none, and returns their
@@ -206,6 +236,7 @@ func (h *Hub) CountDrop(reason Reason) {
 // the reason and how long the client should stay away (0: the stream's
 // retry). It reports whether such a subscriber existed.
 func (h *Hub) Disconnect(id uint64, reason Reason, retry time.Duration) bool {
+	defer h.flushPresence()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	s, ok := h.subs[id]
@@ -217,11 +248,17 @@ func (h *Hub) Disconnect(id uint64, reason Reason, retry time.Duration) bool {
 }
 
 // Close ends every subscription, closes the log and refuses further use.
+// The observer gets the disconnects; pending leaves and vacates are
+// forgotten with the hub.
 func (h *Hub) Close() {
+	defer h.flushPresence()
 	h.mu.Lock()
 	h.closed = true
 	for _, s := range h.subs {
 		h.removeLocked(s, ReasonHubClosed)
+	}
+	if h.pres != nil {
+		h.stopTrackingLocked()
 	}
 	h.history = nil
 	h.histBytes = 0

@@ -34,9 +34,13 @@ type SubscribeRequest struct {
 	// its IP address when anonymous.
 	Client       string
 	MaxPerClient int
-	// Identity and Remote are kept for operators.
+	// Identity and Remote are kept for operators; Identity also names the
+	// subscriber's membership of its exact topics.
 	Identity string
 	Remote   string
+	// Presence asks for sse.join and sse.leave events on the exact topics
+	// of Selectors, while the hub tracks presence.
+	Presence bool
 }
 
 // Subscription is what Subscribe hands back: the subscriber, the history to
@@ -55,6 +59,7 @@ type Subscription struct {
 func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 	h.log.Start()
 	h.waitLoaded()
+	defer h.flushPresence()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -79,6 +84,7 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 		done:      make(chan struct{}),
 		hub:       h,
 		lastSeq:   h.seq,
+		watch:     req.Presence,
 	}
 	switch {
 	case req.HasLastEventID:
@@ -98,6 +104,9 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 	h.subs[s.ID] = s
 	h.perClient[req.Client]++
 	h.replayed.Add(uint64(len(sub.Replay)))
+	if h.pres != nil {
+		h.presenceOpenLocked(s, false)
+	}
 	sub.Subscriber = s
 	return sub, nil
 }

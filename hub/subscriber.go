@@ -42,6 +42,8 @@ type Subscriber struct {
 	retry  time.Duration // how long the client should stay away; written before close
 
 	hub     *Hub
+	watch   bool   // wants sse.join and sse.leave
+	ended   Reason // why its writer ended it, for the observer; guarded by hub.mu
 	removed bool   // guarded by hub.mu
 	lastSeq uint64 // delivery number of the last event queued; guarded by hub.mu
 
@@ -97,9 +99,18 @@ func (s *Subscriber) RetryAfter() time.Duration { return s.retry }
 func (s *Subscriber) CountDrop(reason Reason) { s.hub.CountDrop(reason) }
 
 // Close removes the subscriber from its hub. It is idempotent.
-func (s *Subscriber) Close() {
+func (s *Subscriber) Close() { s.End("") }
+
+// End is Close by a writer that knows why the stream ended (the client
+// left, a write failed, the token expired), for presence observers; the
+// hub does not count it as a drop.
+func (s *Subscriber) End(reason Reason) {
+	defer s.hub.flushPresence()
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
+	if !s.removed {
+		s.ended = reason
+	}
 	s.hub.removeLocked(s, "")
 }
 
@@ -126,6 +137,9 @@ func (h *Hub) removeLocked(s *Subscriber, reason Reason) {
 	}
 	s.reason = reason
 	close(s.done)
+	if h.pres != nil {
+		h.presenceCloseLocked(s, cmp.Or(reason, s.ended))
+	}
 }
 
 // SubscriberInfo describes an open subscription for operators.
