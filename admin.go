@@ -155,6 +155,11 @@ func (a *AdminAPI) handleHub(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		return writeJSON(w, hb.Subscribers())
+	case len(parts) == 2 && parts[1] == "presence":
+		if err := method(http.MethodGet); err != nil {
+			return err
+		}
+		return adminPresence(w, r, hb)
 	case len(parts) == 3 && parts[1] == "subscribers":
 		if err := method(http.MethodDelete); err != nil {
 			return err

@@ -66,6 +66,8 @@ func parseCaddyfile(helper httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, e
 //		cors_origins    <origin>...
 //		transport memory | redis <url> { … }   # the transport parses its own block
 //		ui
+//		presence
+//		presence_grace  <duration>
 //	}
 //
 // Sizes take units (64KiB, 1MB); durations take Caddy's units (500ms, 1d).
@@ -159,6 +161,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				err = d.ArgErr()
 			}
 			h.UI = true
+		case "presence":
+			if d.NextArg() {
+				err = d.ArgErr()
+			}
+			h.Presence = true
+		case "presence_grace":
+			h.PresenceGrace, err = durationArg(d)
 		default:
 			return d.Errf("unknown sse option %q", opt)
 		}
@@ -251,6 +260,8 @@ func refuseZero(d *caddyfile.Dispenser, opt string, h *Handler) error {
 		zero = h.WriteTimeout == 0
 	case "retry":
 		zero = h.Retry == 0
+	case "presence_grace":
+		zero = h.PresenceGrace == 0
 	}
 	if zero {
 		return d.Errf("%s must be more than 0 (leave it out for the default)", opt)

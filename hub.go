@@ -128,7 +128,7 @@ func agreeOnSettings(ph *pooledHub, events *caddyevents.App, settings hub.Settin
 	defer ph.mu.Unlock()
 	if ph.owner == events {
 		if ph.pending != settings {
-			return fmt.Errorf("hub %q: handlers in this config disagree on history, history_age, history_size or max_subscribers", name)
+			return fmt.Errorf("hub %q: handlers in this config disagree on history, history_age, history_size, max_subscribers, presence or presence_grace", name)
 		}
 		return nil
 	}

@@ -88,6 +88,19 @@ type Handler struct {
 	// A hub option. Default: 0.
 	MaxSubscribers int `json:"max_subscribers,omitempty"`
 
+	// Presence tracks who is on each exact topic a stream subscribed to
+	// (identities with their streams, plus anonymous streams), answers
+	// GET <route>?presence=<topic> and the admin API's presence endpoint,
+	// and sends sse.join/sse.leave to streams opened with presence=on.
+	// A hub option. Default: off.
+	Presence bool `json:"presence,omitempty"`
+
+	// PresenceGrace is how long a member whose last stream closed stays a
+	// member, and a topic whose last stream closed stays occupied, so that
+	// reloads and quick reconnects make no leave/join pair. A hub option.
+	// Default: 5s.
+	PresenceGrace caddy.Duration `json:"presence_grace,omitempty"`
+
 	// MaxPerClient bounds the streams of one identity ({http.auth.user.id})
 	// or, for anonymous clients, one client IP, counted across the hub;
 	// 0 is unlimited. Default: 0.
@@ -315,6 +328,8 @@ func (h *Handler) hubSettings() hub.Settings {
 		HistoryAge:     time.Duration(h.HistoryAge),
 		HistorySize:    h.HistorySize,
 		MaxSubscribers: h.MaxSubscribers,
+		Presence:       h.Presence,
+		PresenceGrace:  time.Duration(h.PresenceGrace),
 	}
 }
 
@@ -330,6 +345,7 @@ func (h *Handler) validateOptions() error {
 		"max_per_client": int64(h.MaxPerClient), "heartbeat": int64(*h.Heartbeat),
 		"retry": int64(h.Retry), "buffer": int64(h.Buffer), "write_timeout": int64(h.WriteTimeout),
 		"max_topics": int64(h.MaxTopics), "max_event_size": h.MaxEventSize, "max_body_size": h.MaxBodySize,
+		"presence_grace": int64(h.PresenceGrace),
 	} {
 		if v < 0 {
 			return fmt.Errorf("%s must not be negative", name)

@@ -53,6 +53,9 @@ const (
 // client leaves, the hub drops it, or Caddy stops or reloads.
 func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	query := r.URL.Query()
+	if query.Has("presence") && !h.presenceEventsAsked(query) {
+		return h.servePresence(w, r, query)
+	}
 	selectors := query["topic"]
 	declared := len(selectors) == 0 && len(h.Topics) > 0 // the route's own stream
 	if len(selectors) == 0 && !declared {
@@ -89,6 +92,12 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	req := hub.SubscribeRequest{Selectors: selectors, Buffer: h.Buffer, MaxPerClient: h.MaxPerClient, Remote: r.RemoteAddr}
+	if query.Has("presence") {
+		if !h.Presence {
+			return writeError(w, r, http.StatusBadRequest, errPresenceOff)
+		}
+		req.Presence = true
+	}
 	req.LastEventID, req.HasLastEventID = resumeID(r, query)
 	if query.Has("replay") {
 		n, err := strconv.Atoi(query.Get("replay"))
@@ -112,7 +121,10 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return caddyhttp.Error(http.StatusServiceUnavailable, err)
 	}
-	defer sub.Close()
+	// The reason the stream ended reaches presence observers (webhooks'
+	// disconnect); the hub knows it only when the hub ended the stream.
+	endReason := hub.ReasonClientGone
+	defer func() { sub.End(endReason) }()
 	if ce := h.logger.Check(zapcore.DebugLevel, "subscriber connected"); ce != nil {
 		ce.Write(zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID),
 			zap.String("remote", r.RemoteAddr), zap.String("identity", req.Identity),
@@ -141,9 +153,10 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	if err := h.sendEvents(st, sub, r, sub.Replay); err != nil {
 		switch {
 		case errors.Is(err, errStopping):
-			_ = st.send(closeEvent(stoppingReason(), hub.ShortRetry()))
+			endReason = stoppingReason()
+			_ = st.send(closeEvent(endReason, hub.ShortRetry()))
 		case !errors.Is(err, errClientGone):
-			h.writeFailed(sub, r, err) // a replay that misses write_timeout is a drop too
+			endReason = h.writeFailed(sub, r, err) // a replay that misses write_timeout is a drop too
 		}
 		return nil
 	}
@@ -157,6 +170,7 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 		expiry = timer.C
 	}
 	reason := h.pump(st, sub, r, expiry)
+	endReason = reason
 	if ce := h.logger.Check(zapcore.DebugLevel, "subscriber disconnected"); ce != nil {
 		ce.Write(zap.String("hub", h.Hub), zap.Uint64("subscriber", sub.ID), zap.String("remote", r.RemoteAddr), zap.String("reason", string(reason)))
 	}
