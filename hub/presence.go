@@ -46,16 +46,18 @@ type presence struct {
 	grace  time.Duration
 	topics map[string]*topicPresence
 
-	// Pending leaves and vacates, in the order they fall due: the grace is
-	// the same for all, so appending keeps the queue sorted (a grace
-	// changed by a reload delays entries behind a longer one at most by
-	// the old grace). One timer waits for the head.
-	queue     []graceEntry
-	head      int
-	timer     Timer
-	timerSeq  uint64 // which timer is the current one
-	gen       uint64 // stamps entries, so that a reconnect cancels one
-	slow      []*Subscriber
+	// Pending leaves and vacates, a heap by due time. A member or topic has
+	// at most one entry: one that got a stream back and lost it again
+	// moves its own deadline, and its entry, when it falls due, goes back
+	// in for the rest; so churn within the grace grows nothing. One timer
+	// waits for the earliest.
+	queue    graceQueue
+	seq      uint64 // orders entries of equal due time: a leave before its vacate
+	timer    Timer
+	timerSeq uint64    // which timer is the current one
+	armedAt  time.Time // when the current timer fires
+	firing   bool      // graceFired is at work and arms the timer when done
+	slow     []*Subscriber
 	draining  bool
 	afterFunc func(time.Duration, func()) Timer
 }
@@ -65,24 +67,26 @@ type topicPresence struct {
 	streams   int
 	anonymous int
 	members   map[string]member // by identity; values, not pointers: no allocation per member
-	vacateGen uint64            // non-zero while a vacate is pending
+	occupied  bool              // occupied was reported and vacated was not yet
+	vacateAt  time.Time         // when it is vacated if no stream comes back
+	queued    bool              // it has an entry in the grace queue
 	watchers  map[*Subscriber]struct{}
 }
 
 // member is one identity on a topic.
 type member struct {
-	streams  int
-	since    time.Time
-	leaveGen uint64 // non-zero while its leave is pending
+	streams int
+	since   time.Time
+	leaveAt time.Time // when it leaves if it has no stream by then
+	queued  bool      // it has an entry in the grace queue
 }
 
-// graceEntry is a leave (identity set) or a vacate, due at due unless the
-// member or topic got a stream back, which clears its generation.
+// graceEntry is a pending leave (identity set) or vacate.
 type graceEntry struct {
 	topic, identity string
 	vacate          bool
-	gen             uint64
 	due             time.Time
+	seq             uint64
 }
 
 // exactTopic reports whether a selector is a topic: topics cannot hold
@@ -137,12 +141,14 @@ func (h *Hub) presenceOpenLocked(s *Subscriber, silent bool) {
 		if tp == nil {
 			tp = &topicPresence{}
 			p.topics[sel] = tp
+		}
+		tp.streams++
+		if !tp.occupied { // else back within the grace: still occupied
+			tp.occupied = true
 			if !silent {
 				h.emitLocked(PresenceEvent{Type: PresenceOccupied, Topic: sel, Time: now})
 			}
 		}
-		tp.streams++
-		tp.vacateGen = 0 // back within the grace: still occupied
 		if s.watch {
 			if tp.watchers == nil {
 				tp.watchers = make(map[*Subscriber]struct{})
@@ -161,7 +167,6 @@ func (h *Hub) presenceOpenLocked(s *Subscriber, silent bool) {
 			m.since = now
 		}
 		m.streams++
-		m.leaveGen = 0
 		tp.members[s.Identity] = m
 		if !present && !silent {
 			h.memberChangedLocked(PresenceJoin, sel, tp, s.Identity, now)
@@ -196,16 +201,20 @@ func (h *Hub) presenceCloseLocked(s *Subscriber, reason Reason) {
 		} else if m, ok := tp.members[s.Identity]; ok {
 			m.streams--
 			if m.streams == 0 {
-				p.gen++
-				m.leaveGen = p.gen
-				h.scheduleLocked(graceEntry{topic: sel, identity: s.Identity, gen: p.gen}, now)
+				m.leaveAt = now.Add(p.grace)
+				if !m.queued {
+					m.queued = true
+					h.scheduleLocked(graceEntry{topic: sel, identity: s.Identity, due: m.leaveAt})
+				}
 			}
 			tp.members[s.Identity] = m
 		}
 		if tp.streams == 0 {
-			p.gen++
-			tp.vacateGen = p.gen
-			h.scheduleLocked(graceEntry{topic: sel, vacate: true, gen: p.gen}, now)
+			tp.vacateAt = now.Add(p.grace)
+			if !tp.queued {
+				tp.queued = true
+				h.scheduleLocked(graceEntry{topic: sel, vacate: true, due: tp.vacateAt})
+			}
 		}
 	}
 	if reason == "" {
@@ -216,24 +225,30 @@ func (h *Hub) presenceCloseLocked(s *Subscriber, reason Reason) {
 	h.dropSlowWatchersLocked()
 }
 
-// scheduleLocked queues a leave or vacate for the end of the grace, and
-// arms the timer if the queue was empty.
-func (h *Hub) scheduleLocked(e graceEntry, now time.Time) {
+// scheduleLocked queues a leave or vacate, and arms the timer if it falls
+// due before the timer would fire.
+func (h *Hub) scheduleLocked(e graceEntry) {
 	p := h.pres
-	e.due = now.Add(p.grace)
-	p.queue = append(p.queue, e)
-	if p.timer == nil {
-		h.armLocked(p.grace)
+	p.seq++
+	e.seq = p.seq
+	p.queue.push(e)
+	if !p.firing && (p.timer == nil || e.due.Before(p.armedAt)) {
+		h.armLocked(e.due)
 	}
 }
 
-// armLocked starts the one grace timer. A timer that fired while it was
-// being replaced finds its sequence number stale and does nothing.
-func (h *Hub) armLocked(d time.Duration) {
+// armLocked starts the one grace timer, stopping any other. A timer that
+// fired while it was being replaced finds its sequence number stale and
+// does nothing.
+func (h *Hub) armLocked(at time.Time) {
 	p := h.pres
+	if p.timer != nil {
+		p.timer.Stop()
+	}
 	p.timerSeq++
 	seq := p.timerSeq
-	p.timer = p.afterFunc(d, func() { h.graceFired(p, seq) })
+	p.armedAt = at
+	p.timer = p.afterFunc(at.Sub(h.now()), func() { h.graceFired(p, seq) })
 }
 
 // graceFired ends the graces that are due and arms the timer for the next.
@@ -246,44 +261,102 @@ func (h *Hub) graceFired(p *presence, seq uint64) {
 	}
 	p.timer = nil
 	now := h.now()
-	for p.head < len(p.queue) && !p.queue[p.head].due.After(now) {
-		e := p.queue[p.head]
-		p.queue[p.head] = graceEntry{}
-		p.head++
-		h.endGraceLocked(e, now)
+	p.firing = true
+	for len(p.queue) > 0 && !p.queue[0].due.After(now) {
+		h.endGraceLocked(p.queue.pop(), now)
 	}
-	if p.head == len(p.queue) {
-		p.queue, p.head = p.queue[:0], 0
-	} else {
-		if p.head > len(p.queue)/2 {
-			n := copy(p.queue, p.queue[p.head:])
-			clear(p.queue[n:])
-			p.queue, p.head = p.queue[:n], 0
-		}
-		h.armLocked(p.queue[p.head].due.Sub(now))
+	p.firing = false
+	if len(p.queue) > 0 {
+		h.armLocked(p.queue[0].due)
 	}
 	h.dropSlowWatchersLocked()
 }
 
-// endGraceLocked makes a member leave or a topic vacated, unless it got
-// a stream back within the grace.
+// endGraceLocked makes a member leave or a topic vacated, unless it got a
+// stream back within the grace; one that lost it again waits until its
+// own deadline.
 func (h *Hub) endGraceLocked(e graceEntry, now time.Time) {
-	tp := h.pres.topics[e.topic]
+	p := h.pres
+	tp := p.topics[e.topic]
 	if tp == nil {
 		return
 	}
 	if e.vacate {
-		if tp.vacateGen == e.gen {
-			tp.vacateGen = 0
+		tp.queued = false
+		switch {
+		case tp.streams > 0:
+		case tp.vacateAt.After(now):
+			tp.queued = true
+			h.scheduleLocked(graceEntry{topic: e.topic, vacate: true, due: tp.vacateAt})
+		case tp.occupied:
+			tp.occupied = false
 			h.emitLocked(PresenceEvent{Type: PresenceVacated, Topic: e.topic, Time: now})
 		}
-	} else if m, ok := tp.members[e.identity]; ok && m.leaveGen == e.gen {
-		delete(tp.members, e.identity)
-		h.memberChangedLocked(PresenceLeave, e.topic, tp, e.identity, now)
+	} else if m, ok := tp.members[e.identity]; ok {
+		m.queued = false
+		switch {
+		case m.streams > 0:
+			tp.members[e.identity] = m
+		case m.leaveAt.After(now):
+			m.queued = true
+			tp.members[e.identity] = m
+			h.scheduleLocked(graceEntry{topic: e.topic, identity: e.identity, due: m.leaveAt})
+		default:
+			delete(tp.members, e.identity)
+			h.memberChangedLocked(PresenceLeave, e.topic, tp, e.identity, now)
+		}
 	}
-	if tp.streams == 0 && len(tp.members) == 0 && tp.vacateGen == 0 {
-		delete(h.pres.topics, e.topic)
+	if tp.streams == 0 && len(tp.members) == 0 && !tp.queued {
+		delete(p.topics, e.topic)
 	}
+}
+
+// graceQueue is a min-heap of entries by due time, then by sequence.
+type graceQueue []graceEntry
+
+func (q graceQueue) less(i, j int) bool {
+	if !q[i].due.Equal(q[j].due) {
+		return q[i].due.Before(q[j].due)
+	}
+	return q[i].seq < q[j].seq
+}
+
+func (q *graceQueue) push(e graceEntry) {
+	*q = append(*q, e)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !h.less(i, parent) {
+			break
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+}
+
+func (q *graceQueue) pop() graceEntry {
+	h := *q
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h[last] = graceEntry{}
+	h = h[:last]
+	for i := 0; ; {
+		smallest, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && h.less(l, smallest) {
+			smallest = l
+		}
+		if r < len(h) && h.less(r, smallest) {
+			smallest = r
+		}
+		if smallest == i {
+			break
+		}
+		h[i], h[smallest] = h[smallest], h[i]
+		i = smallest
+	}
+	*q = h
+	return top
 }
 
 // memberChangedLocked reports a join or leave to the observer and, as

@@ -12,10 +12,10 @@
 // See the License for the specific language governing permissions and
 // limitations under the License.
 
-
 package hub
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -66,6 +66,34 @@ func BenchmarkSubscribeClose(b *testing.B) {
 				}
 				s.Close()
 			}
+		})
+	}
+}
+
+// BenchmarkPublishPresence publishes to a topic with 100 members with
+// presence off and on: presence must add nothing per delivered event.
+func BenchmarkPublishPresence(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("presence=%v", on), func(b *testing.B) {
+			h := New("bench", Settings{History: 1000, Presence: on}, Options{})
+			defer h.Close()
+			subs := make([]*Subscription, 100)
+			for i := range subs {
+				s, err := h.Subscribe(SubscribeRequest{Selectors: []string{"orders/42"}, Identity: fmt.Sprint(i), Buffer: 4096, Presence: on})
+				if err != nil {
+					b.Fatal(err)
+				}
+				subs[i] = s
+			}
+			d := &benchDrainer{subs: subs, every: benchDrainEvery}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := h.Publish(context.Background(), []*Event{{Topics: []string{"orders/42"}, Data: `{"status":"shipped"}`}}, "", 0); err != nil {
+					b.Fatal(err)
+				}
+				d.published(b)
+			}
+			checkNoDrops(b, h)
 		})
 	}
 }

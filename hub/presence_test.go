@@ -204,6 +204,41 @@ func TestPresenceReconnectWithinGrace(t *testing.T) {
 	}
 }
 
+// Churn within the grace grows nothing and moves the deadline: a member
+// who comes back and goes again gets a full grace from its last close.
+func TestPresenceGraceFromLastClose(t *testing.T) {
+	grace := 10 * time.Second
+	h, ft, log := newPresenceHub(t, Settings{Presence: true, PresenceGrace: grace})
+	hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"room"}, Identity: "alice"}).Close()
+	for range 100 {
+		ft.Advance(time.Second)
+		hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"room"}, Identity: "alice"}).Close()
+	}
+	hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"room"}, Identity: "bob"}).Close()
+	log.take()
+	if n := len(h.pres.queue); n != 3 {
+		t.Fatalf("%d entries in the grace queue after churn, want 3 (alice, bob, the topic)", n)
+	}
+	ft.Advance(grace - time.Nanosecond)
+	wantEvents(t, log)
+	ft.Advance(time.Nanosecond)
+	wantEvents(t, log, "leave room bob 1", "leave room alice 0", "vacated room")
+
+	// A shorter grace from a reload applies to what closes after it,
+	// ahead of what closed before.
+	hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"a"}, Identity: "carol"}).Close()
+	h.Apply(Settings{Presence: true, PresenceGrace: time.Second})
+	hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"b"}, Identity: "dave"}).Close()
+	log.take()
+	ft.Advance(time.Second)
+	wantEvents(t, log, "leave b dave 0", "vacated b")
+	ft.Advance(grace)
+	wantEvents(t, log, "leave a carol 0", "vacated a")
+	// Occupied again after vacated.
+	hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"a"}})
+	wantEvents(t, log, "occupied a", "connect ")
+}
+
 func TestPresenceDefaultGrace(t *testing.T) {
 	h, ft, log := newPresenceHub(t, Settings{Presence: true})
 	hubSubscribe(t, h, SubscribeRequest{Selectors: []string{"room"}, Identity: "alice"}).Close()

@@ -42,9 +42,8 @@ type Subscriber struct {
 	retry  time.Duration // how long the client should stay away; written before close
 
 	hub     *Hub
-	watch   bool   // wants sse.join and sse.leave
-	ended   Reason // why its writer ended it, for the observer; guarded by hub.mu
 	removed bool   // guarded by hub.mu
+	watch   bool   // wants sse.join and sse.leave
 	lastSeq uint64 // delivery number of the last event queued; guarded by hub.mu
 
 	// A subscriber of a shared log may resume after an event this
@@ -108,10 +107,7 @@ func (s *Subscriber) End(reason Reason) {
 	defer s.hub.flushPresence()
 	s.hub.mu.Lock()
 	defer s.hub.mu.Unlock()
-	if !s.removed {
-		s.ended = reason
-	}
-	s.hub.removeLocked(s, "")
+	s.hub.removeEndedLocked(s, "", reason)
 }
 
 // Delivered records n events written to the subscriber's client.
@@ -119,7 +115,12 @@ func (s *Subscriber) Delivered(n int) { s.hub.delivered.Add(uint64(n)) }
 
 // removeLocked takes s out of every index. A non-empty reason tells the
 // subscriber's writer, through Done, that the hub ended the stream.
-func (h *Hub) removeLocked(s *Subscriber, reason Reason) {
+func (h *Hub) removeLocked(s *Subscriber, reason Reason) { h.removeEndedLocked(s, reason, "") }
+
+// removeEndedLocked is removeLocked, with why the writer ended the stream
+// when the hub did not, for presence observers. Every stream leaves the
+// hub here, which is what makes presence see every end.
+func (h *Hub) removeEndedLocked(s *Subscriber, reason, ended Reason) {
 	if s.removed {
 		return
 	}
@@ -138,7 +139,7 @@ func (h *Hub) removeLocked(s *Subscriber, reason Reason) {
 	s.reason = reason
 	close(s.done)
 	if h.pres != nil {
-		h.presenceCloseLocked(s, cmp.Or(reason, s.ended))
+		h.presenceCloseLocked(s, cmp.Or(reason, ended))
 	}
 }
 
