@@ -51,13 +51,13 @@ type presence struct {
 	// moves its own deadline, and its entry, when it falls due, goes back
 	// in for the rest; so churn within the grace grows nothing. One timer
 	// waits for the earliest.
-	queue    graceQueue
-	seq      uint64 // orders entries of equal due time: a leave before its vacate
-	timer    Timer
-	timerSeq uint64    // which timer is the current one
-	armedAt  time.Time // when the current timer fires
-	firing   bool      // graceFired is at work and arms the timer when done
-	slow     []*Subscriber
+	queue     graceQueue
+	seq       uint64 // orders entries of equal due time: a leave before its vacate
+	timer     Timer
+	timerSeq  uint64    // which timer is the current one
+	armedAt   time.Time // when the current timer fires
+	firing    bool      // graceFired is at work and arms the timer when done
+	slow      []*Subscriber
 	draining  bool
 	afterFunc func(time.Duration, func()) Timer
 }
