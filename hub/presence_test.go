@@ -144,6 +144,7 @@ func wantMembers(t *testing.T, h *Hub, topic string, anonymous int, want ...stri
 	for _, m := range info.Members {
 		got = append(got, fmt.Sprintf("%s:%d", m.Identity, m.Streams))
 	}
+	slices.Sort(got)
 	if !slices.Equal(got, want) || info.Anonymous != anonymous || info.Count != len(want) || info.Topic != topic {
 		t.Fatalf("presence of %q: members %q, anonymous %d, count %d; want %q, %d", topic, got, info.Anonymous, info.Count, want, anonymous)
 	}
