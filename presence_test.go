@@ -205,3 +205,47 @@ func TestPresenceAdminAPI(t *testing.T) {
 		}
 	}
 }
+
+// The reason a stream ended reaches presence observers (the webhook's
+// disconnect): the writer's, when the hub did not end it.
+func TestPresenceDisconnectReasons(t *testing.T) {
+	tc := startCaddy(t, strings.ReplaceAll(presenceSite, "{GRACE}", "1h"))
+	hb, ok := LookupHub("presence-it")
+	if !ok {
+		t.Fatal("hub presence-it not found")
+	}
+	events := make(chan hub.PresenceEvent, 16)
+	hb.SetObserver(func(e hub.PresenceEvent) {
+		if e.Type == hub.PresenceDisconnect {
+			events <- e
+		}
+	})
+	defer hb.SetObserver(nil)
+	next := func(want hub.Reason) {
+		t.Helper()
+		select {
+		case e := <-events:
+			if e.Reason != want || e.Identity != "alice" {
+				t.Fatalf("disconnect %+v, want reason %s of alice", e, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no disconnect with reason %s", want)
+		}
+	}
+	alice := presenceToken(t, "alice", "rooms/1")
+	tc.Subscribe("/events?topic=rooms/1", "Authorization", "Bearer "+alice).Close()
+	next(hub.ReasonClientGone)
+
+	s := tc.Subscribe("/events?topic=rooms/1", "Authorization", "Bearer "+alice)
+	defer s.Close()
+	subs := hb.Subscribers()
+	if len(subs) != 1 {
+		t.Fatalf("subscribers %+v", subs)
+	}
+	hb.Disconnect(subs[0].ID, hub.ReasonDisconnected, 0)
+	next(hub.ReasonDisconnected)
+
+	short := hsToken(t, jwt.MapClaims{"sub": "alice", "exp": time.Now().Add(2 * time.Second).Unix(), "sse": sseClaim([]string{"rooms/1"}, nil)})
+	tc.Subscribe("/events?topic=rooms/1", "Authorization", "Bearer "+short)
+	next(hub.ReasonTokenExpired)
+}
