@@ -25,6 +25,12 @@
 // hands every event back to the hub through one callback, Sink.Deliver,
 // the only way into fan-out.
 //
+// Presence (presence.go, presence_events.go) tracks who is on each exact
+// topic, with a grace before a leave or a vacate, while Settings.Presence
+// is on or an Observer is set; it sees every stream at Subscribe and at
+// removal, and tells an Observer, outside the hub's lock, of occupied,
+// vacated, join, leave, connect and disconnect.
+//
 // The package imports nothing but the standard library: no Caddy, no
 // network client. Other Go code can run a hub of its own with New, or
 // publish into the plugin's hubs in-process (see the plugin's LookupHub).
