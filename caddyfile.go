@@ -28,6 +28,12 @@ import (
 
 func parseCaddyfile(helper httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	h := new(Handler)
+	// The directive's place travels in the JSON, for errors found once
+	// the handlers of a config meet at provision.
+	if helper.Next() {
+		h.Source = fmt.Sprintf("%s:%d", helper.File(), helper.Line())
+		helper.Prev()
+	}
 	err := h.UnmarshalCaddyfile(helper.Dispenser)
 	return h, err
 }

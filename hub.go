@@ -19,7 +19,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/caddyserver/caddy/v2"
@@ -37,14 +36,9 @@ import (
 // identity: a reload that changes the transport gets a new hub.
 var hubs = caddy.NewUsagePool()
 
-// pooledHub is a hub in the pool plus the config that last provisioned a
-// handler of it and that config's settings, so that handlers of one config
-// must agree on them.
+// pooledHub is a hub in the pool.
 type pooledHub struct {
 	*hub.Hub
-	mu      sync.Mutex
-	owner   any          // the events app of that config
-	pending hub.Settings // its settings, applied once it has started
 }
 
 // Destruct implements caddy.Destructor: the last handler using the hub is
@@ -92,69 +86,40 @@ func pooledHubs() []*pooledHub {
 
 // takeHub takes the handler's hub from the pool, creating it on first
 // use, and sets h.hub; from then on Cleanup gives it back, also when
-// Provision fails. It checks that the handlers of one config agree on
-// the hub's settings and transport, and arranges for a surviving hub to
-// take new settings once the config that brings them has started.
-func (h *Handler) takeHub(events *caddyevents.App) error {
-	settings := h.hubSettings()
-	logger := h.logger
-	val, loaded, err := hubs.LoadOrNew(h.poolKey, func() (caddy.Destructor, error) {
-		hb := hub.New(h.Hub, settings, hub.Options{Log: h.transport.NewLog(h.Hub, logger)})
-		return &pooledHub{Hub: hb, owner: events, pending: settings}, nil
-	})
+// Provision fails. The handlers of one hub in one config share its hub:
+// a handler that brings the group's first explicit transport moves the
+// handlers provisioned before it, which took the default one, to it.
+func (h *Handler) takeHub() error {
+	groupsMu.Lock()
+	defer groupsMu.Unlock()
+	g := h.group
+	settings := g.settings()
+	newHub := func() (caddy.Destructor, error) {
+		hb := hub.New(h.Hub, settings.hubSettings(), hub.Options{Log: h.transport.NewLog(h.Hub, h.logger)})
+		return &pooledHub{Hub: hb}, nil
+	}
+	val, loaded, err := hubs.LoadOrNew(h.poolKey, newHub)
 	if err != nil {
 		return fmt.Errorf("hub %q: %v", h.Hub, err)
 	}
 	ph := val.(*pooledHub)
 	h.hub = ph.Hub
-	if err := checkOneTransport(ph, events); err != nil {
-		return err
-	}
-	if !loaded {
-		// A shared log starts reading with the config, not at provision:
-		// a config that is only validated never dials.
-		return events.On("started", startListener{ph.Hub})
-	}
-	return agreeOnSettings(ph, events, settings, h.Hub)
-}
-
-// agreeOnSettings checks a surviving hub's settings against those of
-// another handler of the same config, or, for the first handler of a new
-// config, records them to apply once that config has started: a config
-// that fails to load, or is only validated, must leave the running
-// config's hub, and its history, as they were.
-func agreeOnSettings(ph *pooledHub, events *caddyevents.App, settings hub.Settings, name string) error {
-	ph.mu.Lock()
-	defer ph.mu.Unlock()
-	if ph.owner == events {
-		if ph.pending != settings {
-			return fmt.Errorf("hub %q: handlers in this config disagree on history, history_age, history_size, max_subscribers, presence or presence_grace", name)
-		}
+	if g.ph != nil && g.poolKey == h.poolKey {
 		return nil
 	}
-	ph.owner, ph.pending = events, settings
-	if err := events.On("started", applyListener{ph.Hub, settings}); err != nil {
-		ph.Apply(settings)
-	}
-	return nil
-}
-
-// checkOneTransport refuses a config whose handlers name one hub with
-// different transports: each would get a hub of its own.
-func checkOneTransport(ph *pooledHub, events any) error {
-	var clash bool
-	hubs.Range(func(_, v any) bool {
-		other := v.(*pooledHub)
-		if other != ph && other.Name() == ph.Name() {
-			other.mu.Lock()
-			clash = other.owner == events
-			other.mu.Unlock()
+	for _, other := range g.handlers {
+		if other == h || other.hub == nil {
+			continue
 		}
-		return !clash
-	})
-	if clash {
-		return fmt.Errorf("hub %q: handlers in this config disagree on its transport", ph.Name())
+		if _, _, err := hubs.LoadOrNew(h.poolKey, newHub); err != nil {
+			return fmt.Errorf("hub %q: %v", h.Hub, err)
+		}
+		if _, err := hubs.Delete(other.poolKey); err != nil {
+			return fmt.Errorf("hub %q: %v", h.Hub, err)
+		}
+		other.transport, other.poolKey, other.hub = h.transport, h.poolKey, ph.Hub
 	}
+	g.ph, g.poolKey, g.created = ph, h.poolKey, !loaded
 	return nil
 }
 
@@ -165,28 +130,6 @@ func (h *Handler) listenForStop(events *caddyevents.App) {
 	if err := events.On("stopping", stopListener{h}); err != nil {
 		h.logger.Debug("stopping event unavailable; streams end at cleanup", zap.Error(err))
 	}
-}
-
-// startListener starts a hub's log once its config has started.
-type startListener struct{ hub *hub.Hub }
-
-// Handle implements caddyevents.Handler.
-func (l startListener) Handle(context.Context, caddy.Event) error {
-	l.hub.Log().Start()
-	return nil
-}
-
-// applyListener gives a surviving hub the settings of the config that
-// has just started.
-type applyListener struct {
-	hub      *hub.Hub
-	settings hub.Settings
-}
-
-// Handle implements caddyevents.Handler.
-func (l applyListener) Handle(context.Context, caddy.Event) error {
-	l.hub.Apply(l.settings)
-	return nil
 }
 
 // stopListener ends the handler's streams when Caddy emits "stopping".

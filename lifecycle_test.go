@@ -234,23 +234,23 @@ func lcSite(routes ...string) string {
 }
 
 // TestLifecycleHubDisagreement: handlers of one config naming one hub
-// must agree on the hub options; when they do, they share the hub.
+// must not set a hub option to two values; when they agree, they share
+// the hub. (An option left unset inherits: hubgroup_test.go.)
 func TestLifecycleHubDisagreement(t *testing.T) {
 	tc := startCaddy(t, lcSite("/before", "hub lc-before"))
-	for _, tt := range []struct{ a, b string }{
-		{"history 10", "history 20"},
-		{"history_age 1m", "history_age 2m"},
-		{"history_size 1MiB", "history_size 2MiB"},
-		{"max_subscribers 5", "max_subscribers 6"},
-		{"history 10", ""}, // an explicit value against the default
+	for _, tt := range []struct{ a, b, want string }{
+		{"history 10", "history 20", "history: 10 at Caddyfile:"},
+		{"history_age 1m", "history_age 2m", "history_age: 1m0s at Caddyfile:"},
+		{"history_size 1MiB", "history_size 2MiB", "history_size: 1.0 MiB at Caddyfile:"},
+		{"max_subscribers 5", "max_subscribers 6", "max_subscribers: 5 at Caddyfile:"},
 	} {
 		t.Run(tt.a+" vs "+tt.b, func(t *testing.T) {
 			err := tc.TryLoad(lcSite("/a", "hub lc-agree; "+tt.a, "/b", "hub lc-agree; "+tt.b))
 			if err == nil {
 				t.Fatal("config with disagreeing handlers loaded; want an error")
 			}
-			if msg := err.Error(); !strings.Contains(msg, `hub "lc-agree"`) || !strings.Contains(msg, "disagree") {
-				t.Fatalf("load error %q does not say that handlers disagree on hub \"lc-agree\"", msg)
+			if msg := err.Error(); !strings.Contains(msg, `hub "lc-agree"`) || !strings.Contains(msg, "disagree") || !strings.Contains(msg, tt.want) {
+				t.Fatalf("load error %q does not say that handlers disagree on hub \"lc-agree\" (%s…)", msg, tt.want)
 			}
 			lcExpectPool(t, map[string]int{"lc-before": 1})
 			// The previous config still runs.

@@ -192,12 +192,20 @@ type Handler struct {
 	// is served with or without it. Default: off.
 	UI bool `json:"ui,omitempty"`
 
+	// Source says where the handler is configured, for the errors that
+	// must point at it (two handlers of one hub setting a hub option to
+	// different values): the Caddyfile adapter sets it to the file and
+	// line of the sse directive; in a JSON config, set it to whatever
+	// names the handler for you. Default: none.
+	Source string `json:"source,omitempty"`
+
 	verifier           *tokenVerifier
 	subscribeTemplates []string // SubscribeAllow and Topics
 	corsOrigins        []string // lowercased
 
 	transport Transport
 	poolKey   string // the hub's key in the pool: its name, plus the transport's identity
+	group     *hubGroup
 
 	hub      *hub.Hub
 	logger   *zap.Logger
@@ -224,6 +232,22 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
 	h.stopping, h.stop = context.WithCancel(context.Background())
+	if h.Hub == "" {
+		h.Hub = defaultHub
+	}
+	// The events app is one per config: it identifies the config for the
+	// hub options its handlers share, and its events start transports,
+	// apply settings and end streams on time.
+	eventsApp, err := ctx.App("events")
+	if err != nil {
+		return fmt.Errorf("loading events app: %v", err)
+	}
+	events := eventsApp.(*caddyevents.App)
+	// Before the defaults: an option left unset takes the value another
+	// handler of the hub sets.
+	if err := h.joinHubGroup(events); err != nil {
+		return err
+	}
 	h.setDefaults()
 	if err := h.validateOptions(); err != nil {
 		return err
@@ -234,24 +258,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			zap.String("hub", h.Hub))
 	}
 	if h.JWT != nil {
-		var err error
 		if h.verifier, err = newTokenVerifier(ctx, h.JWT, h.logger); err != nil {
 			return err
 		}
 	}
-	// The events app is one per config: it identifies the config for the
-	// hub-settings agreement, and its events start transports, apply
-	// settings and end streams on time.
-	eventsApp, err := ctx.App("events")
-	if err != nil {
-		return fmt.Errorf("loading events app: %v", err)
-	}
-	events := eventsApp.(*caddyevents.App)
 	h.listenForStop(events)
 	if err := h.loadTransport(ctx); err != nil {
 		return err
 	}
-	return h.takeHub(events)
+	return h.takeHub()
 }
 
 // setDefaults fills in every option left unset.
@@ -392,6 +407,7 @@ func (h *Handler) Cleanup() error {
 	if h.stop != nil {
 		h.stop()
 	}
+	h.leaveHubGroup()
 	if h.verifier != nil && h.verifier.jwks != nil {
 		h.verifier.jwks.close()
 	}
@@ -438,6 +454,5 @@ var (
 	_ caddy.CleanerUpper          = (*Handler)(nil)
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 	_ caddyevents.Handler         = stopListener{}
-	_ caddyevents.Handler         = applyListener{}
-	_ caddyevents.Handler         = startListener{}
+	_ caddyevents.Handler         = groupListener{}
 )
