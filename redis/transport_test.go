@@ -245,8 +245,9 @@ func TestRedisProvisionErrors(t *testing.T) {
 		}
 	}
 	// Two handlers of one hub with different transports.
-	err := tc.TryLoad(":{PORT} {\n\tsse /a {\n\t\thub x\n\t}\n\tsse /b {\n\t\thub x\n\t\ttransport redis redis://127.0.0.1:1\n\t}\n}\n")
-	if err == nil || !strings.Contains(err.Error(), "disagree on its transport") {
+	err := tc.TryLoad(":{PORT} {\n\tsse /a {\n\t\thub x\n\t\ttransport memory\n\t}\n\tsse /b {\n\t\thub x\n\t\ttransport redis redis://u:s3cret@127.0.0.1:1\n\t}\n}\n")
+	if err == nil || !strings.Contains(err.Error(), "disagree on transport: memory at Caddyfile:") ||
+		!strings.Contains(err.Error(), "redis redis://127.0.0.1:1 at Caddyfile:") || strings.Contains(err.Error(), "s3cret") {
 		t.Errorf("mixed transports: got %v", err)
 	}
 }
