@@ -271,3 +271,55 @@ func TestAdaptShippedCaddyfiles(t *testing.T) {
 		})
 	}
 }
+
+// TestAdaptValueErrors: a bad value in the sse block (or the Redis
+// transport's block) fails `caddy adapt` with the file and line of the
+// option, as a syntax error does, not later at provision with no place.
+func TestAdaptValueErrors(t *testing.T) {
+	for _, tt := range []struct{ option, want string }{
+		{"subscribe_allow news sports/{http.auth.user.id} a*b", `subscribe_allow: grant "a*b"`},
+		{"subscribe_allow news*", `grant "news*"`},
+		{"publish_allow news/**/x", `publish_allow: grant "news/**/x"`},
+		{"topics users//x", `topics: grant "users//x"`},
+		{`subscribe_allow "news today"`, `grant "news today"`},
+		{"hub bad/name", `hub name "bad/name": want 1-64 characters`},
+		{"hub " + strings.Repeat("h", 65), "want 1-64 characters"},
+		{"cors_origins https://ok.example http://bad.example/path", `cors origin "http://bad.example/path": want scheme://host[:port]`},
+		{"cors_origins ftp://x.example", `cors origin "ftp://x.example"`},
+		{"token_query tok en", "wrong argument count"},
+		{"token_query to%ken", `token_query "to%ken": want a name`},
+		{"token_cookie a;b", `token_cookie "a;b": want a name`},
+		{"history_age 5 minutes", "wrong argument count"},
+		{"history_age soon", `history_age: want a non-negative duration, got "soon"`},
+		{"max_body_size 4 MB", "wrong argument count"},
+		{"max_body_size huge", `max_body_size: want a size such as 64KiB, got "huge"`},
+		{"jwt {\n\t\t\talg HS999\n\t\t}", `jwt: unknown alg "HS999"`},
+		{"transport redis ftp://127.0.0.1:6379", "transport redis: bad URL"},
+		{"transport redis redis://u:s3cret@127.0.0.1:notaport", "transport redis: bad URL"},
+		{"transport redis redis://127.0.0.1:6379 {\n\t\t\tdial_timeout soon\n\t\t}", `dial_timeout: want a non-negative duration`},
+	} {
+		t.Run(tt.option, func(t *testing.T) {
+			// The option is on line 6; the error of an option inside a
+			// block is on the block's next line.
+			text := "{\n\tadmin off\n}\n:8080 {\n\tsse {\n\t\t" + tt.option + "\n\t}\n}\n"
+			line := 6
+			if strings.Contains(tt.option, "\n") {
+				line = 7
+			}
+			_, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(text), map[string]any{"filename": "values.caddyfile"})
+			if err == nil {
+				t.Fatalf("adapt accepted %q; want an error containing %q", tt.option, tt.want)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) {
+				t.Errorf("adapt error %q, want it to contain %q", msg, tt.want)
+			}
+			if at := fmt.Sprintf("values.caddyfile:%d", line); !strings.Contains(msg, at) {
+				t.Errorf("adapt error %q does not point at %s", msg, at)
+			}
+			if strings.Contains(msg, "s3cret") {
+				t.Errorf("adapt error %q carries the password", msg)
+			}
+		})
+	}
+}

@@ -17,6 +17,7 @@ package caddysse
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/caddy-sse/caddy-sse/internal/cfgargs"
 	"github.com/caddyserver/caddy/v2"
@@ -92,7 +93,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		var err error
 		switch opt {
 		case "hub":
-			h.Hub, err = oneArg(d)
+			if h.Hub, err = oneArg(d); err == nil && !hubNameRE.MatchString(h.Hub) {
+				err = d.Errf("hub name %q: want 1-64 characters of A-Za-z0-9._-", h.Hub)
+			}
 		case "history":
 			var n int
 			n, err = intArg(d)
@@ -141,11 +144,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 			}
 		case "subscribe_allow":
-			h.SubscribeAllow, err = argList(d)
+			h.SubscribeAllow, err = templateList(d)
 		case "publish_allow":
-			h.PublishAllow, err = argList(d)
+			h.PublishAllow, err = templateList(d)
 		case "topics":
-			h.Topics, err = argList(d)
+			h.Topics, err = templateList(d)
 		case "jwt":
 			if h.JWT, err = parseJWT(d); err != nil {
 				return err
@@ -157,11 +160,18 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			continue // the block is parsed
 		case "token_query":
-			h.TokenQuery, err = oneArg(d)
+			h.TokenQuery, err = tokenNameArg(d)
 		case "token_cookie":
-			h.TokenCookie, err = oneArg(d)
+			h.TokenCookie, err = tokenNameArg(d)
 		case "cors_origins":
-			h.CORSOrigins, err = argList(d)
+			if h.CORSOrigins, err = argList(d); err == nil {
+				for _, origin := range h.CORSOrigins {
+					if err = validateOrigin(origin); err != nil {
+						err = d.Errf("%v", err)
+						break
+					}
+				}
+			}
 		case "ui":
 			if d.NextArg() {
 				err = d.ArgErr()
@@ -210,7 +220,9 @@ func parseJWT(d *caddyfile.Dispenser) (*JWTConfig, error) {
 		case "key_file":
 			cfg.KeyFile, err = oneArg(d)
 		case "alg":
-			cfg.Alg, err = oneArg(d)
+			if cfg.Alg, err = oneArg(d); err == nil && hmacMinLen[cfg.Alg] == 0 && !slices.Contains(asymmetricAlgs, cfg.Alg) {
+				err = d.Errf("jwt: unknown alg %q", cfg.Alg)
+			}
 		case "jwks_url":
 			cfg.JWKSURL, err = oneArg(d)
 		case "issuer":
@@ -273,6 +285,34 @@ func refuseZero(d *caddyfile.Dispenser, opt string, h *Handler) error {
 		return d.Errf("%s must be more than 0 (leave it out for the default)", opt)
 	}
 	return nil
+}
+
+// Values are checked here as well as at Provision, so that a Caddyfile
+// mistake points at its file and line; Provision checks JSON configs.
+
+// templateList reads a list of selector templates (grants, topics).
+func templateList(d *caddyfile.Dispenser) ([]string, error) {
+	opt := d.Val()
+	list, err := argList(d)
+	if err != nil {
+		return nil, err
+	}
+	for _, tpl := range list {
+		if err := validateTemplate(tpl); err != nil {
+			return nil, d.Errf("%s: grant %q: %v", opt, tpl, err)
+		}
+	}
+	return list, nil
+}
+
+// tokenNameArg reads a token_query or token_cookie name.
+func tokenNameArg(d *caddyfile.Dispenser) (string, error) {
+	opt := d.Val()
+	name, err := oneArg(d)
+	if err == nil && !validTokenName(name) { // "off" is a valid name
+		err = d.Errf("%s %q: want a name of letters, digits, '-', '_' and '.', or off", opt, name)
+	}
+	return name, err
 }
 
 // The argument readers are shared with the Redis transport's block.

@@ -126,6 +126,13 @@ func (t *Transport) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.Err("transport redis: want one URL, such as redis://127.0.0.1:6379")
 	}
 	t.URL = args[0]
+	// A URL without placeholders is checked here, so that a mistake
+	// points at its line; one with placeholders is checked at Provision.
+	if !strings.Contains(t.URL, "{") {
+		if _, err := goredis.ParseURL(t.URL); err != nil {
+			return d.Errf("transport redis: bad URL: %s", redactURLError(err, t.URL))
+		}
+	}
 	seen := make(map[string]bool)
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
