@@ -126,7 +126,8 @@ defaults to HS256 with --key and to the key's kind with --key-file.
 
 Exit status: 0 on success, 1 when the key cannot be used, 2 on wrong flags.
 
-Example:
+Example (a shell; the secret is made once and given to Caddy as well):
+  export SSE_JWT_KEY="$(head -c 32 /dev/urandom | base64)"
   caddy sse token --key "$SSE_JWT_KEY" --sub 42 --subscribe 'users/42/**' --ttl 1h`,
 		Args: cobra.NoArgs,
 	}
@@ -258,9 +259,10 @@ stored once and prints the original id.
 Exit status: 0 on success, 1 when the publish failed or was refused, 2 on
 wrong flags.
 
-Examples:
-  caddy sse publish --topic news --data 'hello world'
-  date | caddy sse publish --hub orders --topic orders/42 --event log.info`,
+Examples (against Caddyfile.example, whose hub is "example" and admin
+endpoint localhost:2019):
+  caddy sse publish --hub example --topic news --data 'hello world'
+  date | caddy sse publish --hub example --topic news/clock --event log.info`,
 		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
