@@ -25,6 +25,7 @@ import (
 	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 )
 
 // errNoGrant is returned by a placeholder value that must not widen access.
@@ -35,6 +36,12 @@ var errNoGrant = errors.New("placeholder value grants nothing")
 // contains '/', '*' or whitespace, grants nothing: a placeholder can narrow
 // a grant to one user's topics but never widen it.
 func expandGrants(repl *caddy.Replacer, templates []string) []string {
+	return expandGrantsFor(repl, templates, nil)
+}
+
+// expandGrantsFor is expandGrants that calls unset, when not nil, with a
+// template and its placeholder that is not set at all on this request.
+func expandGrantsFor(repl *caddy.Replacer, templates []string, unset func(tpl, placeholder string)) []string {
 	if !slices.ContainsFunc(templates, hasPlaceholder) {
 		// Nothing to expand: the templates are the grants. Capped, so
 		// that appending a token's grants copies them.
@@ -46,13 +53,56 @@ func expandGrants(repl *caddy.Replacer, templates []string) []string {
 			grants = append(grants, tpl) // validated at provision
 			continue
 		}
-		sel, err := repl.ReplaceFunc(tpl, grantValue)
+		vet := grantValue
+		if unset != nil {
+			vet = func(key string, val any) (any, error) {
+				if val == nil {
+					unset(tpl, key)
+				}
+				return grantValue(key, val)
+			}
+		}
+		sel, err := repl.ReplaceFunc(tpl, vet)
 		if err != nil || hub.ValidateSelector(sel) != nil {
 			continue
 		}
 		grants = append(grants, sel)
 	}
 	return grants
+}
+
+// expandGrants expands the handler's templates for a request, warning
+// once per template about a placeholder that nothing set.
+func (h *Handler) expandGrants(repl *caddy.Replacer, templates []string) []string {
+	return expandGrantsFor(repl, templates, h.warnUnsetPlaceholder)
+}
+
+// warnUnsetPlaceholder logs, once per template and placeholder, that a
+// request reached the handler with a template's placeholder not set, so
+// that the template granted nothing. Whether anything can set it is not
+// knowable when the config loads: an authentication handler may sit in
+// this route, a parent route or another app, and a token this handler
+// verifies sets {http.auth.user.id} too. So the first request shows it.
+// With a jwt block, an anonymous request leaves {http.auth.user.*} unset
+// by design, so those are not reported there.
+func (h *Handler) warnUnsetPlaceholder(tpl, placeholder string) {
+	isUser := strings.HasPrefix(placeholder, "http.auth.user.")
+	if isUser && h.JWT != nil || h.unsetWarned == nil {
+		return
+	}
+	if _, seen := h.unsetWarned.LoadOrStore(tpl+"\x00"+placeholder, true); seen {
+		return
+	}
+	add := "a handler before sse that sets it"
+	switch {
+	case isUser:
+		add = "basic_auth or forward_auth before sse, or a jwt block in it"
+	case strings.HasPrefix(placeholder, "http.vars."):
+		add = "the vars or map directive that sets it, before sse"
+	}
+	h.logger.Warn("a grant's placeholder is not set when requests reach this sse handler, so the grant grants nothing",
+		zap.String("hub", h.Hub), zap.String("grant", tpl), zap.String("placeholder", "{"+placeholder+"}"),
+		zap.String("add", add))
 }
 
 func hasPlaceholder(tpl string) bool { return strings.ContainsAny(tpl, "{}") }
@@ -166,7 +216,7 @@ func (h *Handler) authorize(r *http.Request, repl *caddy.Replacer, publish bool)
 	if publish {
 		templates, action = h.PublishAllow, "publish"
 	}
-	grants := expandGrants(repl, templates)
+	grants := h.expandGrants(repl, templates)
 	// Credentials are a token, a user an authentication handler
 	// established, or a request value a template turned into a grant
 	// (forward_auth's Remote-User header): each template yields at most

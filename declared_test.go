@@ -15,6 +15,8 @@
 package caddysse
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -172,5 +174,71 @@ func TestRouteWithoutGrantsWarns(t *testing.T) {
 	})
 	if len(warnings) != 1 || !strings.Contains(warnings[0], `"level":"warn"`) {
 		t.Fatalf("warnings %q, want one WARN line for the route without grants", warnings)
+	}
+}
+
+// TestUnsetPlaceholderWarns: a grant whose placeholder nothing sets where
+// the handler sits gets one WARN, the first time a request shows it,
+// naming the grant, the placeholder and what to add; a route where
+// basic_auth sets it, or whose jwt block may, says nothing.
+func TestUnsetPlaceholderWarns(t *testing.T) {
+	t.Setenv("SSE_TEST_UNSET_KEY", strings.Repeat("k", 32))
+	global, logFile := warnLog(t)
+	tc := startCaddy(t, global+`http://127.0.0.1:{PORT} {
+	route /unset {
+		sse {
+			hub unset
+			subscribe_allow news users/{http.auth.user.id}
+		}
+	}
+	route /authed {
+		basic_auth {
+			`+itBasicAuthUsers(t)+`
+		}
+		sse {
+			hub unset
+			subscribe_allow users/{http.auth.user.id}
+		}
+	}
+	route /jwt {
+		sse {
+			hub unset
+			topics users/{http.auth.user.id}
+			jwt {
+				key {env.SSE_TEST_UNSET_KEY}
+			}
+		}
+	}
+}`)
+	for range 2 {
+		if status, _, _ := doRequest(t, http.MethodGet, tc.URL+"/unset?topic=users/x", "", ""); status != http.StatusUnauthorized {
+			t.Fatalf("/unset answered %d, want 401", status)
+		}
+	}
+	if status, _ := itGet(t, tc.URL+"/authed?topic=users/alice", "Authorization", basicAuthHeader("alice", "secret")); status != http.StatusOK {
+		t.Fatalf("/authed answered %d, want 200", status)
+	}
+	if status, _, _ := doRequest(t, http.MethodGet, tc.URL+"/jwt", "", ""); status != http.StatusUnauthorized {
+		t.Fatalf("/jwt without a token answered %d, want 401", status)
+	}
+	var warnings []map[string]any
+	pollUntil(t, 5*time.Second, "the warning", func() bool {
+		b, _ := os.ReadFile(logFile)
+		warnings = nil
+		for _, line := range strings.Split(string(b), "\n") {
+			var entry map[string]any
+			if json.Unmarshal([]byte(line), &entry) == nil && strings.Contains(fmt.Sprint(entry["msg"]), "placeholder is not set") {
+				warnings = append(warnings, entry)
+			}
+		}
+		return len(warnings) > 0
+	})
+	if len(warnings) != 1 {
+		t.Fatalf("warnings %v, want one for /unset", warnings)
+	}
+	w := warnings[0]
+	if w["level"] != "warn" || w["grant"] != "users/{http.auth.user.id}" || w["placeholder"] != "{http.auth.user.id}" ||
+		!strings.Contains(fmt.Sprint(w["add"]), "basic_auth") {
+		t.Fatalf("warning %v, want level warn, the grant, its placeholder and basic_auth to add", w)
 	}
 }

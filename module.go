@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddy-sse/caddy-sse/hub"
@@ -207,6 +208,8 @@ type Handler struct {
 	poolKey   string // the hub's key in the pool: its name, plus the transport's identity
 	group     *hubGroup
 
+	unsetWarned *sync.Map // templates and placeholders reported unset
+
 	hub      *hub.Hub
 	logger   *zap.Logger
 	stopping context.Context // done when this handler's streams must end
@@ -228,6 +231,7 @@ var hubNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // caddy validate.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.unsetWarned = new(sync.Map)
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}

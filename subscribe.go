@@ -78,7 +78,7 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	if declared {
 		// Expanded after authorize, which makes a token's sub the
 		// {http.auth.user.id} that per-user topics name.
-		if selectors = expandGrants(repl, h.Topics); len(selectors) == 0 {
+		if selectors = h.expandGrants(repl, h.Topics); len(selectors) == 0 {
 			return writeAuthError(w, r, h.notGranted(auth, "this stream's topics name a user, and the request has none"))
 		}
 		selectors = slices.Clone(selectors) // sorted below; the templates are shared
