@@ -15,6 +15,7 @@
 package caddysse
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -218,21 +219,30 @@ func TestCaddyfileAuthErrors(t *testing.T) {
 
 // TestProvisionAuthErrors checks the options that only provisioning can
 // judge, as `caddy validate` does: offline, and leaving no hub behind.
+// Values the Caddyfile parser already refuses (TestAdaptValueErrors) are
+// put into the adapted JSON in place of a good one (from → to), as a JSON
+// config would bring them.
 func TestProvisionAuthErrors(t *testing.T) {
-	for _, c := range []struct{ name, options, want string }{
-		{"short key", "jwt {\n\t\t\tkey short\n\t\t}", "too short"},
-		{"origin with a path", "cors_origins https://a.test/app", "want scheme://host[:port]"},
-		{"origin with a trailing slash", "cors_origins https://a.test/", "want scheme://host[:port]"},
-		{"origin wildcard", "cors_origins *", "want scheme://host[:port]"},
-		{"bad token_query", "token_query a=b", "token_query and token_cookie"},
-		{"bad token_cookie", "token_cookie a;b", "token_query and token_cookie"},
-		{"jwks only", "jwt {\n\t\t\tjwks_url https://auth.invalid/jwks\n\t\t}", ""},
+	for _, c := range []struct{ name, options, from, to, want string }{
+		{"short key", "jwt {\n\t\t\tkey short\n\t\t}", "", "", "too short"},
+		{"origin with a path", "cors_origins https://ok.test", "https://ok.test", "https://a.test/app", "want scheme://host[:port]"},
+		{"origin with a trailing slash", "cors_origins https://ok.test", "https://ok.test", "https://a.test/", "want scheme://host[:port]"},
+		{"origin wildcard", "cors_origins https://ok.test", "https://ok.test", "*", "want scheme://host[:port]"},
+		{"bad token_query", "token_query ok", `"ok"`, `"a=b"`, "token_query and token_cookie"},
+		{"bad token_cookie", "token_cookie ok", `"ok"`, `"a;b"`, "token_query and token_cookie"},
+		{"jwks only", "jwt {\n\t\t\tjwks_url https://auth.invalid/jwks\n\t\t}", "", "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			text := "{\n\tadmin off\n\tlog {\n\t\toutput discard\n\t}\n}\nhttp://localhost {\n\tsse {\n\t\t" + c.options + "\n\t}\n}\n"
 			cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(text), nil)
 			if err != nil {
 				t.Fatalf("adapt: %v", err)
+			}
+			if c.from != "" {
+				if !bytes.Contains(cfgJSON, []byte(c.from)) {
+					t.Fatalf("adapted JSON lacks %s: %s", c.from, cfgJSON)
+				}
+				cfgJSON = bytes.Replace(cfgJSON, []byte(c.from), []byte(c.to), 1)
 			}
 			var cfg caddy.Config
 			if err := json.Unmarshal(cfgJSON, &cfg); err != nil {
