@@ -19,9 +19,10 @@
 //
 // This package is the Caddy glue. module.go holds the one init(), the
 // handler's options, Provision and ServeHTTP; hub.go the Caddy side of
-// hubs (the pool that keeps them across reloads, LookupHub, the agreement
-// of a config's handlers on a hub's settings, the Caddy events that
-// start, reconfigure and stop them); caddyfile.go the sse directive;
+// hubs (the pool that keeps them across reloads, LookupHub, the Caddy
+// events that start, reconfigure and stop them); hubgroup.go the hub
+// options a config's handlers of one hub share (inherited when unset,
+// a named error when two differ); caddyfile.go the sse directive;
 // subscribe.go and publish.go the two sides of a route, publishbody.go
 // and jsonscan.go reading a publish body; auth.go, jwt.go, jwks.go and
 // cors.go who may do what; transport.go the transport modules' interface

@@ -27,9 +27,9 @@ import (
 )
 
 // This file is the Caddy side of hubs: the pool that keeps them across
-// config reloads, lookup by name, the agreement of one config's handlers
-// on a hub's settings, and the Caddy events that start a hub's transport,
-// apply new settings and end streams.
+// config reloads, lookup by name, taking a handler's hub (shared by the
+// handlers of one hub in a config: hubgroup.go), and the Caddy events that
+// end streams.
 
 // hubs holds the hubs of all loaded configs, so a hub and its history
 // outlive config reloads. The key is the hub's name plus its transport's
