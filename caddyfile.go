@@ -20,6 +20,7 @@ import (
 	"slices"
 
 	"github.com/caddy-sse/caddy-sse/internal/cfgargs"
+	"github.com/caddy-sse/caddy-sse/webhook"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -75,6 +76,12 @@ func parseCaddyfile(helper httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, e
 //		ui
 //		presence
 //		presence_grace  <duration>
+//		webhook <url> {            # repeatable, one per URL
+//			secret  <secret>
+//			events  <type>...
+//			timeout <duration>
+//			queue   <n>
+//		}
 //	}
 //
 // Sizes take units (64KiB, 1MB); durations take Caddy's units (500ms, 1d).
@@ -84,8 +91,22 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	seen := make(map[string]bool)
+	hookURLs := make(map[string]bool)
 	for d.NextBlock(0) {
 		opt := d.Val()
+		if opt == "webhook" {
+			// Repeatable: one per URL.
+			hook, err := webhook.UnmarshalCaddyfile(d)
+			if err != nil {
+				return err
+			}
+			if hookURLs[hook.URL] {
+				return d.Errf("webhook %s is given twice; one per URL", hook.URL)
+			}
+			hookURLs[hook.URL] = true
+			h.Webhooks = append(h.Webhooks, hook)
+			continue
+		}
 		if seen[opt] {
 			return d.Errf("duplicate option %q", opt)
 		}
@@ -194,6 +215,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			return err
 		}
 		if err := cfgargs.NoBlock(d, fmt.Sprintf("option %q", opt)); err != nil {
+			return err
+		}
+	}
+	// presence may come after a webhook that needs it.
+	for _, hook := range h.Webhooks {
+		if err := hook.CheckPresence(h.presenceOn()); err != nil {
 			return err
 		}
 	}

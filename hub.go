@@ -39,11 +39,13 @@ var hubs = caddy.NewUsagePool()
 // pooledHub is a hub in the pool.
 type pooledHub struct {
 	*hub.Hub
+	hooks hubHooks // its webhook senders
 }
 
 // Destruct implements caddy.Destructor: the last handler using the hub is
 // gone.
 func (p *pooledHub) Destruct() error {
+	p.hooks.close()
 	p.Close()
 	return nil
 }
@@ -89,7 +91,7 @@ func pooledHubs() []*pooledHub {
 // Provision fails. The handlers of one hub in one config share its hub:
 // a handler that brings the group's first explicit transport moves the
 // handlers provisioned before it, which took the default one, to it.
-func (h *Handler) takeHub() error {
+func (h *Handler) takeHub(events *caddyevents.App, hooks []hookConfig) error {
 	groupsMu.Lock()
 	defer groupsMu.Unlock()
 	g := h.group
@@ -103,7 +105,10 @@ func (h *Handler) takeHub() error {
 		return fmt.Errorf("hub %q: %v", h.Hub, err)
 	}
 	ph := val.(*pooledHub)
-	h.hub = ph.Hub
+	h.hub, h.pooled = ph.Hub, ph
+	if err := ph.agreeOnWebhooks(events, hooks); err != nil {
+		return err
+	}
 	if g.ph != nil && g.poolKey == h.poolKey {
 		return nil
 	}
@@ -117,7 +122,7 @@ func (h *Handler) takeHub() error {
 		if _, err := hubs.Delete(other.poolKey); err != nil {
 			return fmt.Errorf("hub %q: %v", h.Hub, err)
 		}
-		other.transport, other.poolKey, other.hub = h.transport, h.poolKey, ph.Hub
+		other.transport, other.poolKey, other.hub, other.pooled = h.transport, h.poolKey, ph.Hub, ph
 	}
 	g.ph, g.poolKey, g.created = ph, h.poolKey, !loaded
 	return nil

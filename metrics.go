@@ -42,6 +42,10 @@ var (
 		"1 when the hub's last exchange with its transport's store (Redis) succeeded; absent for memory.", []string{"hub"}, nil)
 	transportLagDesc = prometheus.NewDesc("caddy_sse_transport_lag_seconds",
 		"Age of the newest event the hub's stream reader had read at its last read.", []string{"hub"}, nil)
+	webhookEventsDesc = prometheus.NewDesc("caddy_sse_webhook_events_total",
+		"Webhook events by result: delivered, dropped (evicted from a full queue) or failed (given up).", []string{"hub", "result"}, nil)
+	webhookQueueDesc = prometheus.NewDesc("caddy_sse_webhook_queue",
+		"Webhook events waiting to be delivered, those being sent included; absent for a hub without webhooks.", []string{"hub"}, nil)
 )
 
 // hubCollector exports the counters of every hub in the pool.
@@ -50,7 +54,7 @@ type hubCollector struct{}
 // Describe implements prometheus.Collector.
 func (hubCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{subscribersDesc, publishedDesc, deliveredDesc, droppedDesc, replayedDesc, publishDurationDesc,
-		transportUpDesc, transportLagDesc} {
+		transportUpDesc, transportLagDesc, webhookEventsDesc, webhookQueueDesc} {
 		ch <- d
 	}
 }
@@ -77,6 +81,12 @@ func (hubCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			ch <- prometheus.MustNewConstMetric(transportUpDesc, prometheus.GaugeValue, up, name)
 			ch <- prometheus.MustNewConstMetric(transportLagDesc, prometheus.GaugeValue, float64(ts.LagMillis)/1000, name)
+		}
+		if ws, ok := hb.webhookStats(); ok {
+			for result, n := range map[string]uint64{"delivered": ws.Delivered, "dropped": ws.Dropped, "failed": ws.Failed} {
+				ch <- prometheus.MustNewConstMetric(webhookEventsDesc, prometheus.CounterValue, float64(n), name, result)
+			}
+			ch <- prometheus.MustNewConstMetric(webhookQueueDesc, prometheus.GaugeValue, float64(ws.Queued), name)
 		}
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/caddy-sse/caddy-sse/hub"
+	"github.com/caddy-sse/caddy-sse/webhook"
 	// The Redis transport registers itself; importing it here puts it in
 	// every Caddy built with the plugin.
 	_ "github.com/caddy-sse/caddy-sse/redis"
@@ -200,6 +201,12 @@ type Handler struct {
 	// names the handler for you. Default: none.
 	Source string `json:"source,omitempty"`
 
+	// Webhooks send events of the hub (occupied, vacated, join, leave,
+	// connect, disconnect) to backends, in signed batches (SPEC §13). A
+	// hub option; at most one per URL. A reload that keeps a webhook's
+	// configuration keeps its queue. Default: none.
+	Webhooks []*webhook.Config `json:"webhooks,omitempty"`
+
 	verifier           *tokenVerifier
 	subscribeTemplates []string // SubscribeAllow and Topics
 	corsOrigins        []string // lowercased
@@ -211,6 +218,7 @@ type Handler struct {
 	unsetWarned *sync.Map // templates and placeholders reported unset
 
 	hub      *hub.Hub
+	pooled   *pooledHub // hub's entry in the pool
 	logger   *zap.Logger
 	stopping context.Context // done when this handler's streams must end
 	stop     context.CancelFunc
@@ -267,10 +275,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 	}
 	h.listenForStop(events)
+	hooks, err := h.resolveWebhooks()
+	if err != nil {
+		return err
+	}
 	if err := h.loadTransport(ctx); err != nil {
 		return err
 	}
-	return h.takeHub()
+	return h.takeHub(events, hooks)
 }
 
 // setDefaults fills in every option left unset.
@@ -459,4 +471,5 @@ var (
 	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
 	_ caddyevents.Handler         = stopListener{}
 	_ caddyevents.Handler         = groupListener{}
+	_ caddyevents.Handler         = hooksListener{}
 )

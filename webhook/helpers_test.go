@@ -15,11 +15,8 @@
 package webhook
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -28,6 +25,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-sse/caddy-sse/internal/ssetest"
 )
 
 // fakeClock is a Clock that moves only when a test advances it. Every
@@ -198,39 +197,8 @@ func (rc *receiver) count() int {
 	return len(rc.reqs)
 }
 
-// verifySignature checks a request as the Standard Webhooks specification
-// describes, written from it and not from the sender: the signed content
-// is "<webhook-id>.<webhook-timestamp>.<body>", its HMAC-SHA256 under the
-// key is base64-encoded, and webhook-signature holds space-separated
-// "<version>,<signature>" items of which one "v1" item must match. A
-// non-zero now also checks the timestamp is within 5 minutes of it.
-func verifySignature(key []byte, h http.Header, body []byte, now time.Time) error {
-	id, ts, sigs := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
-	if id == "" || ts == "" || sigs == "" {
-		return errors.New("missing webhook-id, webhook-timestamp or webhook-signature")
-	}
-	secs, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return errors.New("webhook-timestamp is not Unix seconds")
-	}
-	if !now.IsZero() && now.Sub(time.Unix(secs, 0)).Abs() > 5*time.Minute {
-		return errors.New("webhook-timestamp too far from now")
-	}
-	mac := hmac.New(sha256.New, key)
-	io.WriteString(mac, id+"."+ts+".")
-	mac.Write(body)
-	want := mac.Sum(nil)
-	for _, item := range strings.Fields(sigs) {
-		version, sig, ok := strings.Cut(item, ",")
-		if !ok || version != "v1" {
-			continue
-		}
-		if got, err := base64.StdEncoding.DecodeString(sig); err == nil && hmac.Equal(got, want) {
-			return nil
-		}
-	}
-	return errors.New("no v1 signature matches")
-}
+// verifySignature checks a request as a Standard Webhooks receiver does.
+var verifySignature = ssetest.VerifyWebhook
 
 // newTestSender starts a Sender to rc on a fake clock; it is closed at
 // the end of the test.
