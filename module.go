@@ -28,10 +28,10 @@ import (
 	"time"
 
 	"github.com/caddy-sse/caddy-sse/hub"
-	"github.com/caddy-sse/caddy-sse/webhook"
 	// The Redis transport registers itself; importing it here puts it in
 	// every Caddy built with the plugin.
 	_ "github.com/caddy-sse/caddy-sse/redis"
+	"github.com/caddy-sse/caddy-sse/webhook"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
