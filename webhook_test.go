@@ -298,3 +298,27 @@ func wantWebhookMetrics(t *testing.T, hubName string, want map[string]float64) {
 		}
 	}
 }
+
+// TestWebhookProvisionErrors: a secret from the environment is checked at
+// provision; a config it fails leaves the running one, and its webhook,
+// as they were.
+func TestWebhookProvisionErrors(t *testing.T) {
+	rc := newWHReceiver(t, func(int) int { return http.StatusOK })
+	site := webhookSite("wh-provision", rc.srv.URL, "connect")
+	tc := startCaddy(t, site)
+	running := *poolEntry(t, "wh-provision").hooks.senders.Load()
+	short := strings.Repeat("s", 23)
+	t.Setenv("SSE_TEST_WH_SECRET", short)
+	err := tc.TryLoad(strings.Replace(webhookSite("wh-provision", rc.srv.URL, "connect disconnect"), whSecret, "{env.SSE_TEST_WH_SECRET}", 1))
+	if err == nil || !strings.Contains(err.Error(), "secret is 23 bytes; want at least 24") || strings.Contains(err.Error(), short) {
+		t.Fatalf("load with a short secret from the environment: %v", err)
+	}
+	if now := *poolEntry(t, "wh-provision").hooks.senders.Load(); len(now) != 1 || now[0] != running[0] || now[0].Wants(webhook.Disconnect) {
+		t.Fatal("a failed load changed the running webhook")
+	}
+	s := tc.Subscribe("/?topic=a")
+	if got := rc.next(t); len(got.events) != 1 || got.events[0]["type"] != "connect" {
+		t.Errorf("after the failed load the receiver got %v; want the connect", got.events)
+	}
+	s.Close()
+}
