@@ -243,9 +243,10 @@ func readmeCaddyfiles(readme string) []string {
 // which provisions every module as `caddy validate` does, without
 // listening or touching the network, and leaves no hub in the pool.
 func TestAdaptShippedCaddyfiles(t *testing.T) {
-	// The examples take their JWT key from the environment, as the README
-	// tells operators to.
+	// The examples take their JWT key and webhook secret from the
+	// environment, as the README tells operators to.
 	t.Setenv("SSE_JWT_KEY", strings.Repeat("k", 32))
+	t.Setenv("SSE_WEBHOOK_SECRET", strings.Repeat("w", 32))
 	for path, text := range shippedCaddyfiles(t) {
 		t.Run(path, func(t *testing.T) {
 			if formatted := string(caddyfile.Format([]byte(text))); formatted != text {
