@@ -45,7 +45,7 @@ type pooledHub struct {
 // Destruct implements caddy.Destructor: the last handler using the hub is
 // gone.
 func (p *pooledHub) Destruct() error {
-	p.hooks.close()
+	p.closeHooks()
 	p.Close()
 	return nil
 }

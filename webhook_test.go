@@ -17,9 +17,11 @@ package caddysse
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +29,7 @@ import (
 
 	"github.com/caddy-sse/caddy-sse/internal/ssetest"
 	"github.com/caddy-sse/caddy-sse/webhook"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -231,9 +234,16 @@ func TestWebhookConfigErrors(t *testing.T) {
 		{"bad url", "webhook https://user:pw@b.example {\n\t\t\tsecret " + strings.Repeat("k", 24) + "\n\t\t}", `Caddyfile:6`},
 		{"relative url", "webhook /hooks {\n\t\t\tsecret " + strings.Repeat("k", 24) + "\n\t\t}", `Caddyfile:6`},
 		{"join without presence", "webhook https://b.example {\n\t\t\tsecret " + strings.Repeat("k", 24) + "\n\t\t\tevents join\n\t\t}", `Caddyfile:8`},
+		{"join with presence after it", "webhook https://b.example {\n\t\t\tsecret " + strings.Repeat("k", 24) + "\n\t\t\tevents join leave\n\t\t}\n\t\tpresence", ""},
 		{"same url twice", "webhook https://b.example {\n\t\t\tsecret " + strings.Repeat("k", 24) + "\n\t\t}\n\t\twebhook https://b.example {\n\t\t\tsecret " + strings.Repeat("k", 24) + "\n\t\t}", `Caddyfile:11`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.want == "" {
+				if _, err := adaptCaddyfile(t, "{\n\tadmin off\n}\n:80 {\n\tsse {\n\t\t"+tc.block+"\n\t}\n}\n"); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
 			_, err := adaptCaddyfile(t, "{\n\tadmin off\n}\n:80 {\n\tsse {\n\t\t"+tc.block+"\n\t}\n}\n")
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v; want one at %s", err, tc.want)
@@ -321,4 +331,47 @@ func TestWebhookProvisionErrors(t *testing.T) {
 		t.Errorf("after the failed load the receiver got %v; want the connect", got.events)
 	}
 	s.Close()
+}
+
+// TestWebhookPresenceEvents: with presence, a user's stream makes the
+// topic occupied and the user join; once it closed and the grace passed,
+// the user leaves and the topic is vacated; a second stream of the same
+// user makes no second join.
+func TestWebhookPresenceEvents(t *testing.T) {
+	rc := newWHReceiver(t, func(int) int { return http.StatusOK })
+	tc := startCaddy(t, `http://127.0.0.1:{PORT} {
+	sse {
+		hub wh-presence
+		presence
+		presence_grace 50ms
+		jwt {
+			key `+jwtTestSecret+`
+			alg HS256
+		}
+		webhook `+rc.srv.URL+` {
+			secret `+whSecret+`
+			events occupied vacated join leave
+		}
+	}
+}`)
+	token := hsToken(t, jwt.MapClaims{"sub": "alice", "sse": map[string]any{"subscribe": []string{"rooms/*"}}})
+	one := tc.Subscribe("/?topic=rooms/1&token=" + token)
+	two := tc.Subscribe("/?topic=rooms/1&token=" + token)
+	waitSubscribers(t, "wh-presence", 2)
+	one.Close()
+	two.Close()
+	var got []string
+	for len(got) < 4 {
+		for _, ev := range rc.next(t).events {
+			desc := fmt.Sprint(ev["type"], " ", ev["topic"])
+			if ev["type"] == "join" || ev["type"] == "leave" {
+				desc += fmt.Sprint(" ", ev["identity"], " ", ev["count"])
+			}
+			got = append(got, desc)
+		}
+	}
+	want := []string{"occupied rooms/1", "join rooms/1 alice 1", "leave rooms/1 alice 0", "vacated rooms/1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("webhook events %q; want %q", got, want)
+	}
 }

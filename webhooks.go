@@ -28,7 +28,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/caddy-sse/caddy-sse/hub"
 	"github.com/caddy-sse/caddy-sse/webhook"
@@ -91,8 +90,7 @@ func (h *Handler) resolveWebhooks() ([]hookConfig, error) {
 
 // presenceOn tells whether the handler's hub tracks presence (SPEC §12),
 // which join and leave webhooks need.
-// TODO(presence): return h.Presence once the presence option exists.
-func (h *Handler) presenceOn() bool { return false }
+func (h *Handler) presenceOn() bool { return h.Presence }
 
 // agreeOnWebhooks records the webhooks of a config's handlers of the hub,
 // to apply once that config has started. Handlers that set none take
@@ -142,15 +140,18 @@ func (l hooksListener) Handle(context.Context, caddy.Event) error {
 	hh.mu.Lock()
 	defer hh.mu.Unlock()
 	if hh.owner == l.events {
-		hh.set(hh.pending)
+		l.ph.setHooks(hh.pending)
 	}
 	return nil
 }
 
-// set runs the senders of hooks: a sender whose configuration is
+// setHooks runs the senders of hooks: a sender whose configuration is
 // unchanged keeps running, with its queue; the others are closed. The
-// caller holds mu.
-func (hh *hubHooks) set(hooks []hookConfig) {
+// hub hands its events to them while there is one: its observer turns
+// occupancy tracking on, and off again without webhooks (unless presence
+// is on). The caller holds hooks.mu.
+func (ph *pooledHub) setHooks(hooks []hookConfig) {
+	hh := &ph.hooks
 	if hh.closed {
 		return
 	}
@@ -169,6 +170,11 @@ func (hh *hubHooks) set(hooks []hookConfig) {
 		next = append(next, &hookSender{key: hc.key, Sender: webhook.New(hc.opts)})
 	}
 	hh.senders.Store(&next)
+	if len(next) > 0 {
+		ph.SetObserver(ph.observeHub)
+	} else {
+		ph.SetObserver(nil)
+	}
 	for _, s := range old {
 		if s != nil {
 			s.Close()
@@ -180,31 +186,24 @@ func (hh *hubHooks) set(hooks []hookConfig) {
 	}
 }
 
-// close stops every sender, for good: the hub is gone.
-func (hh *hubHooks) close() {
-	hh.mu.Lock()
-	defer hh.mu.Unlock()
-	hh.set(nil)
-	hh.closed = true
+// closeHooks stops every sender, for good: the hub is gone.
+func (ph *pooledHub) closeHooks() {
+	ph.hooks.mu.Lock()
+	defer ph.hooks.mu.Unlock()
+	ph.setHooks(nil)
+	ph.hooks.closed = true
 }
 
-// wants reports whether a sender of the hub sends events of type t, so
-// that the stream paths build no event nobody sends.
-func (hh *hubHooks) wants(t webhook.Type) bool {
-	if p := hh.senders.Load(); p != nil {
-		for _, s := range *p {
-			if s.Wants(t) {
-				return true
-			}
-		}
-	}
-	return false
+// observeHub is the hub's observer while it has webhooks: every presence
+// event (occupied, vacated, join, leave, connect, disconnect) becomes a
+// webhook event of the same type and fields.
+func (ph *pooledHub) observeHub(e hub.PresenceEvent) {
+	ph.observe(webhook.Event{Type: webhook.Type(e.Type), Time: e.Time, Topic: e.Topic, Identity: e.Identity,
+		Count: e.Count, Remote: e.Remote, Selectors: e.Selectors, Reason: string(e.Reason)})
 }
 
 // observe hands an event of the hub to each of its webhooks that sends
-// its type; it never blocks. Presence feeds it occupied, vacated, join
-// and leave (webhook.TopicEvent, webhook.MemberEvent); the subscribe
-// path, connect and disconnect (webhook.StreamEvent).
+// its type; it never blocks.
 func (ph *pooledHub) observe(ev webhook.Event) {
 	if p := ph.hooks.senders.Load(); p != nil {
 		for _, s := range *p {
@@ -232,18 +231,4 @@ func (ph *pooledHub) webhookStats() (st webhook.Stats, ok bool) {
 		}
 	}
 	return st, ok
-}
-
-// streamOpened sends a connect event of a stream to the hub's webhooks.
-func (ph *pooledHub) streamOpened(identity, remote string, selectors []string) {
-	if ph.hooks.wants(webhook.Connect) {
-		ph.observe(webhook.StreamEvent(identity, remote, selectors, "", time.Now()))
-	}
-}
-
-// streamClosed sends a disconnect event of a stream, with why it ended.
-func (ph *pooledHub) streamClosed(identity, remote string, selectors []string, reason hub.Reason) {
-	if ph.hooks.wants(webhook.Disconnect) {
-		ph.observe(webhook.StreamEvent(identity, remote, selectors, string(reason), time.Now()))
-	}
 }
