@@ -26,6 +26,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/caddy-sse/caddy-sse/webhook"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"github.com/dustin/go-humanize"
@@ -53,6 +54,7 @@ var hubOptions = []hubOption{
 	option("presence", func(h *Handler) *bool { return &h.Presence }),
 	option("presence_grace", func(h *Handler) *caddy.Duration { return &h.PresenceGrace }),
 	option("transport", func(h *Handler) *json.RawMessage { return &h.TransportRaw }),
+	option("webhook", func(h *Handler) *[]*webhook.Config { return &h.Webhooks }),
 }
 
 // hubOption is one hub option: its name and where it is in a Handler.
@@ -207,8 +209,27 @@ func showValue(val, generic any) string {
 		return humanize.IBytes(uint64(v))
 	case json.RawMessage:
 		return showTransport(generic)
+	case []*webhook.Config:
+		return showWebhooks(v)
 	}
 	return fmt.Sprint(val)
+}
+
+// showWebhooks writes webhooks by their URLs and event types: two lists
+// that differ only in a secret are told apart without showing it.
+func showWebhooks(hooks []*webhook.Config) string {
+	parts := make([]string, 0, len(hooks))
+	for _, w := range hooks {
+		if w == nil {
+			continue
+		}
+		part := w.URL
+		if len(w.Events) > 0 {
+			part += " (" + strings.Join(w.Events, " ") + ")"
+		}
+		parts = append(parts, part)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 var userinfoRE = regexp.MustCompile(`://[^/@]*@`)

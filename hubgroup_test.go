@@ -139,3 +139,49 @@ func validateJSON(t *testing.T, cfgJSON []byte) error {
 	}
 	return caddy.Validate(&cfg)
 }
+
+// TestHubWebhookInheritsAndClashes: a webhook set on one handler of a hub
+// is the hub's, whichever handler is provisioned first; two handlers with
+// different webhooks are an error that names both places and URLs and
+// never shows a secret.
+func TestHubWebhookInheritsAndClashes(t *testing.T) {
+	secretA, secretB := strings.Repeat("a", 24), strings.Repeat("b", 24)
+	block := func(url, secret string) string {
+		return "\t\t\twebhook " + url + " {\n\t\t\t\tsecret " + secret + "\n\t\t\t}\n"
+	}
+	site := func(first, second string) string {
+		return "http://127.0.0.1:9 {\n\troute /a {\n\t\tsse {\n\t\t\thub lc-webhook\n" + first + "\t\t}\n\t}\n" +
+			"\troute /b {\n\t\tsse {\n\t\t\thub lc-webhook\n" + second + "\t\t}\n\t}\n}\n"
+	}
+	for _, tt := range []struct{ name, first, second string }{
+		{"set on the first", block("https://b.example/hooks", secretA), ""},
+		{"set on the second", "", block("https://b.example/hooks", secretA)},
+		{"set on both alike", block("https://b.example/hooks", secretA), block("https://b.example/hooks", secretA)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfgJSON, err := caddytest.Adapt(t, site(tt.first, tt.second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := validateJSON(t, cfgJSON); err != nil {
+				t.Fatalf("validate: %v", err)
+			}
+		})
+	}
+
+	cfgJSON, err := caddytest.Adapt(t, site(block("https://b.example/hooks", secretA), block("https://b.example/hooks", secretB)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = validateJSON(t, cfgJSON)
+	want := "handlers disagree on webhook: [https://b.example/hooks] at Caddyfile:"
+	if err == nil || !strings.Contains(err.Error(), want) || strings.Count(err.Error(), "https://b.example/hooks") != 2 {
+		t.Fatalf("validate with two secrets: %v, want an error containing %q and both URLs", err, want)
+	}
+	if strings.Contains(err.Error(), secretA) || strings.Contains(err.Error(), secretB) {
+		t.Fatalf("error %q shows a secret", err)
+	}
+	if n := lcPoolSize(); n != 0 {
+		t.Fatalf("%d hubs left in the pool after validations: %v", n, lcPoolKeys())
+	}
+}
