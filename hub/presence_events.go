@@ -74,6 +74,7 @@ func (h *Hub) SetObserver(o Observer) {
 	if o == nil {
 		clear(h.pevents)
 		h.pevents = h.pevents[:0]
+		h.pendingEvents.Store(false) // or every later flush would take the lock for nothing
 	}
 	h.syncTrackingLocked()
 }
