@@ -105,11 +105,19 @@ func (tc *Caddy) TryLoad(caddyfile string) error {
 		return err
 	}
 	// caddy.Load returns while the servers of a replaced config are still
-	// shutting down in the background, and until they are gone a new
-	// connection may reach them. Wait until only the new config uses the
-	// test port, so every test starts talking to the config it loaded.
+	// shutting down in the background, and until their socket is closed a
+	// new connection may be queued on it and then reset. Wait until only
+	// the new config listens on the test port (see listeningSockets), so
+	// every test starts talking to the config it loaded.
 	addr := ":" + strconv.Itoa(tc.Port)
-	for deadline := time.Now().Add(10 * time.Second); caddy.ListenerUsage("tcp", addr) > 1; {
+	replacedListens := func() bool {
+		if caddy.ListenerUsage("tcp", addr) > 1 {
+			return true
+		}
+		n, ok := listeningSockets(tc.Port)
+		return ok && n > 1
+	}
+	for deadline := time.Now().Add(10 * time.Second); replacedListens(); {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the replaced config still holds %s after 10s", addr)
 		}
