@@ -31,6 +31,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-sse/caddy-sse/internal/ssetest/caddytest"
 	"github.com/caddyserver/caddy/v2"
 )
 
@@ -192,19 +193,16 @@ func lcReload(t *testing.T, tc *testCaddy, caddyfile string) {
 	lcOldServersGone(t, tc)
 }
 
-// lcOldServersGone waits until only the running config uses the listener.
+// lcOldServersGone waits until only the running config listens: not
+// just Caddy's count of the listener's users, which drops before the old
+// socket closes, but the kernel's sockets (caddytest.AwaitSoleListener).
 func lcOldServersGone(t *testing.T, tc *testCaddy) {
 	t.Helper()
-	addr := ":" + strconv.Itoa(tc.Port)
-	deadline := time.Now().Add(lcWait)
-	for caddy.ListenerUsage("tcp", addr) > 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("old servers still hold the listener %s after %v", addr, lcWait)
-		}
-		time.Sleep(time.Millisecond) // polling a condition, not waiting for one
+	if err := caddytest.AwaitSoleListener(tc.Port, lcWait); err != nil {
+		t.Fatal(err)
 	}
-	if caddy.ListenerUsage("tcp", addr) != 1 {
-		t.Fatalf("no listener %s in use: the check above watched the wrong address", addr)
+	if n := caddy.ListenerUsage("tcp", ":"+strconv.Itoa(tc.Port)); n != 1 {
+		t.Fatalf("%d users of listener :%d: the check above watched the wrong address", n, tc.Port)
 	}
 }
 

@@ -107,21 +107,10 @@ func (tc *Caddy) TryLoad(caddyfile string) error {
 	// caddy.Load returns while the servers of a replaced config are still
 	// shutting down in the background, and until their socket is closed a
 	// new connection may be queued on it and then reset. Wait until only
-	// the new config listens on the test port (see listeningSockets), so
-	// every test starts talking to the config it loaded.
-	addr := ":" + strconv.Itoa(tc.Port)
-	replacedListens := func() bool {
-		if caddy.ListenerUsage("tcp", addr) > 1 {
-			return true
-		}
-		n, ok := listeningSockets(tc.Port)
-		return ok && n > 1
-	}
-	for deadline := time.Now().Add(10 * time.Second); replacedListens(); {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the replaced config still holds %s after 10s", addr)
-		}
-		time.Sleep(time.Millisecond) // polling a condition, not waiting for one
+	// the new config listens on the test port, so every test starts
+	// talking to the config it loaded.
+	if err := AwaitSoleListener(tc.Port, 10*time.Second); err != nil {
+		return err
 	}
 	// A kept-alive connection to a replaced server fails on its next use,
 	// and a POST is not retried: start the new config with fresh ones.

@@ -16,10 +16,35 @@ package caddytest
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
+
+// AwaitSoleListener waits until one config alone listens on port: Caddy's
+// count of the listener's users is 1 and, where the kernel's table can be
+// read, one socket listens on it (see listeningSockets).
+func AwaitSoleListener(port int, within time.Duration) error {
+	addr := ":" + strconv.Itoa(port)
+	replacedListens := func() bool {
+		if caddy.ListenerUsage("tcp", addr) > 1 {
+			return true
+		}
+		n, ok := listeningSockets(port)
+		return ok && n > 1
+	}
+	for deadline := time.Now().Add(within); replacedListens(); {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the replaced config still listens on %s after %v", addr, within)
+		}
+		time.Sleep(time.Millisecond) // polling a condition, not waiting for one
+	}
+	return nil
+}
 
 // listeningSockets counts the kernel's listening TCP sockets on port, or
 // returns ok false where /proc/net/tcp cannot be read (not Linux).
