@@ -60,6 +60,8 @@ func (h *Handler) serveCORS(w http.ResponseWriter, r *http.Request) (bool, error
 	if listed {
 		hdr.Set("Access-Control-Allow-Origin", origin)
 		hdr.Set("Access-Control-Allow-Credentials", "true")
+		// A fetch-based client reads a stream's starting id from it.
+		hdr.Set("Access-Control-Expose-Headers", "Last-Event-ID")
 	}
 	if !preflight {
 		return false, nil

@@ -153,18 +153,31 @@ func eventsUntil(t *testing.T, s *sseStream, last string) []string {
 }
 
 // expectOpening reads the lines every stream starts with, the ":ok"
-// comment and the retry: field, and returns the retry value.
+// comment and the opening block (retry: and, when the stream has a start
+// position, id:), and returns the retry value.
 func expectOpening(t *testing.T, s *lineStream) string {
+	t.Helper()
+	retry, _ := expectOpeningID(t, s)
+	return retry
+}
+
+// expectOpeningID is expectOpening that also returns the opening id.
+func expectOpeningID(t *testing.T, s *lineStream) (retry, id string) {
 	t.Helper()
 	var got []string
 	for range 4 {
 		got = append(got, s.Line(itWait))
 	}
 	retry, ok := strings.CutPrefix(got[2], "retry: ")
-	if got[0] != ":ok" || got[1] != "" || !ok || got[3] != "" {
-		t.Fatalf("stream opening %q, want [\":ok\" \"\" \"retry: <ms>\" \"\"]", got)
+	if rest, isID := strings.CutPrefix(got[3], "id: "); isID && rest != "" {
+		id = rest
+		got = append(got, s.Line(itWait))
+		got = slices.Delete(got, 3, 4)
 	}
-	return retry
+	if got[0] != ":ok" || got[1] != "" || !ok || got[3] != "" {
+		t.Fatalf("stream opening %q, want [\":ok\" \"\" \"retry: <ms>\" (\"id: <id>\") \"\"]", got)
+	}
+	return retry, id
 }
 
 // eventLines reads the lines of one event, up to its blank line, and

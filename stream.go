@@ -61,9 +61,14 @@ type stream struct {
 
 // openStream sends the event-stream headers. Nothing is flushed until the
 // first send, which the caller makes at once. The caller releases the
-// stream when it is done with it.
-func (h *Handler) openStream(w http.ResponseWriter, r *http.Request) *stream {
+// stream when it is done with it. A non-empty startID goes out as the
+// Last-Event-ID response header too, for clients that read the stream
+// with fetch and see headers before the body.
+func (h *Handler) openStream(w http.ResponseWriter, r *http.Request, startID string) *stream {
 	hdr := w.Header()
+	if startID != "" {
+		hdr.Set("Last-Event-ID", startID)
+	}
 	hdr.Set("Content-Type", "text/event-stream")
 	hdr.Set("Cache-Control", "no-cache")
 	hdr.Set("X-Accel-Buffering", "no")

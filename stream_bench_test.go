@@ -62,7 +62,7 @@ func BenchmarkStreamSend(b *testing.B) {
 					r = r.WithContext(caddyhttp.ContextWithIdleTimeouts(r.Context(), nil, iw))
 				}
 				h := &Handler{WriteTimeout: caddy.Duration(10 * time.Second)}
-				st := h.openStream(w, r)
+				st := h.openStream(w, r, "")
 				defer st.release()
 				if c.ownDeadline {
 					st.idleBound = false

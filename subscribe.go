@@ -131,7 +131,7 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 			zap.Strings("selectors", selectors), zap.Int("replay", len(sub.Replay)))
 	}
 
-	st := h.openStream(w, r)
+	st := h.openStream(w, r, sub.StartID)
 	defer st.release()
 	// One channel tells the stream to end, whether the client left or the
 	// handler is stopping: the pump selects on it once per event, and a
@@ -140,7 +140,7 @@ func (h *Handler) serveSubscribe(w http.ResponseWriter, r *http.Request) error {
 	defer end()
 	defer context.AfterFunc(r.Context(), end)()
 	st.end = ending.Done()
-	opening := [][]byte{streamOpening, retryField(time.Duration(h.Retry))}
+	opening := [][]byte{streamOpening, openingFields(time.Duration(h.Retry), sub.StartID)}
 	if sub.ResetReason != "" {
 		opening = append(opening, hub.ControlEvent("sse.reset", sub.NewestID, 0, `{"reason":"`+string(sub.ResetReason)+`"}`))
 	}
@@ -374,7 +374,7 @@ func stoppingReason() hub.Reason {
 // that tells it to stay away for a while: a non-200 status would make
 // EventSource give up for good.
 func (h *Handler) serveCapacity(w http.ResponseWriter, r *http.Request) error {
-	st := h.openStream(w, r)
+	st := h.openStream(w, r, "")
 	defer st.release()
 	_ = st.send(streamOpening, closeEvent(hub.ReasonCapacity, capacityRetry()))
 	return nil
@@ -384,6 +384,15 @@ func closeEvent(reason hub.Reason, retry time.Duration) []byte {
 	return hub.ControlEvent("sse.close", "", retry, `{"reason":"`+string(reason)+`"}`)
 }
 
-func retryField(d time.Duration) []byte {
-	return []byte("retry: " + strconv.FormatInt(d.Milliseconds(), 10) + "\n\n")
+// openingFields is the stream's opening block: retry:, and the id to
+// resume from. A block with id: and no data: sets the client's last event
+// id without dispatching an event (HTML, "dispatch the event"), so that a
+// stream that ends before its first event still resumes from where it
+// started, not from the moment it reconnects.
+func openingFields(d time.Duration, id string) []byte {
+	b := []byte("retry: " + strconv.FormatInt(d.Milliseconds(), 10) + "\n")
+	if id != "" {
+		b = append(append(append(b, "id: "...), id...), '\n')
+	}
+	return append(b, '\n')
 }

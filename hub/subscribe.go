@@ -51,6 +51,13 @@ type Subscription struct {
 	Replay      []*Event
 	ResetReason Reason
 	NewestID    string
+	// StartID is the id a client resumes from if the stream ends before
+	// any event reached it: the hub's position when it subscribed (O(1),
+	// the newest delivered event's id or the log's id of its start), the
+	// resume id it came with, or the reset's id. Empty when its first
+	// events are a replay, which carry their own ids, or before a shared
+	// log's first load.
+	StartID string
 }
 
 // Subscribe registers a subscriber and returns it together with the history
@@ -94,6 +101,14 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 	}
 	if !h.loaded {
 		s.awaitLoad = true // the first load gives it what came after it
+	}
+	switch {
+	case sub.ResetReason != "":
+		sub.StartID = sub.NewestID
+	case req.HasLastEventID:
+		sub.StartID = req.LastEventID
+	case len(sub.Replay) == 0:
+		sub.StartID = h.lastID
 	}
 
 	h.nextSubID++

@@ -250,6 +250,9 @@ export class SSEClient {
 
   _welcome(group, events = [], found = true, id = "") {
     group.welcomed = true;
+    // The leader's stream may have started but brought no event yet: its
+    // start is where this tab resumes from if it takes over.
+    if (found && this._lastEventId === "" && id) this._setLastId(id);
     for (const ev of events) this._deliver(ev);
     for (const ev of group.pending) this._deliver(ev);
     group.pending = [];
@@ -292,6 +295,11 @@ export class SSEClient {
         this._setState(msg.state, msg.detail);
         // A new leader, which did not answer while it was a follower.
         if (!group.welcomed && msg.state === CONNECTING) this._hello(group);
+        break;
+      case "start":
+        // Only a tab that has no event yet: one that has events knows
+        // where it is, and the leader resumes from its own last id.
+        if (follower && this._lastEventId === "") this._setLastId(msg.id);
         break;
       case "event":
         if (group.welcomed) this._deliver(msg.event);
@@ -354,6 +362,10 @@ export class SSEClient {
       } else {
         opened = true;
         this._failures = 0;
+        // Where the stream starts: a stream that ends before its first
+        // event resumes from here, and misses nothing published meanwhile.
+        const start = res.headers.get("Last-Event-ID");
+        if (start) this._startAt(start);
         this._setState(OPEN);
         await this._read(res.body, gen);
       }
@@ -400,7 +412,9 @@ export class SSEClient {
     let ev = newEvent();
     const line = (text) => {
       if (text === "") {
-        if (ev.hasData && gen === this._gen) this._dispatch(ev);
+        if (gen !== this._gen) return;
+        if (ev.hasData) this._dispatch(ev);
+        else if (ev.id !== null) this._startAt(ev.id);
         ev = newEvent();
         return;
       }
@@ -484,6 +498,14 @@ export class SSEClient {
       if (set) for (const fn of [...set]) safeCall(fn, event);
     }
     return true;
+  }
+
+  // _startAt takes the id a stream starts at (its opening id: field or
+  // Last-Event-ID header) as the last id, and hands it to the followers,
+  // so that whichever tab takes over resumes from it.
+  _startAt(id) {
+    this._setLastId(id);
+    this._post({ kind: "start", id });
   }
 
   _setLastId(id) {
