@@ -110,6 +110,8 @@ export interface SSEClientOptions {
    * BroadcastChannel the client keeps a stream of its own.
    */
   shared?: boolean | string;
+  /** Open the stream with presence=on (sse.join/sse.leave); onPresence turns it on by itself. */
+  presence?: boolean;
   /** The same as on("*", fn). */
   onEvent?: (event: SSEEvent) => void;
   /** The same as onState(fn). */
@@ -120,6 +122,16 @@ export interface SSEClientOptions {
   onClose?: (info: SSECloseInfo) => void;
   /** The same as onError(fn). */
   onError?: (info: SSEErrorInfo) => void;
+}
+
+/** A topic's members, as onPresence reports them. */
+export interface SSEPresence {
+  /** The exact topic followed. */
+  topic: string;
+  /** The identities on it, sorted. */
+  members: string[];
+  /** How many members (identities, not streams). */
+  count: number;
 }
 
 /** Removes the listener it was returned for. */
@@ -149,6 +161,13 @@ export declare class SSEClient {
   onClose(fn: (info: SSECloseInfo) => void): Unsubscribe;
   /** fn(info) on a failed connection attempt. */
   onError(fn: (info: SSEErrorInfo) => void): Unsubscribe;
+  /**
+   * Follows the members of one exact topic (the route needs presence):
+   * fn once the list is fetched with the client's token, and on every join
+   * and leave after; the list is fetched again after every reconnect.
+   * Opens the stream with presence=on (an open stream reconnects, resuming).
+   */
+  onPresence(topic: string, fn: (presence: SSEPresence) => void): Unsubscribe;
   /** Ends the subscription for good. */
   close(): void;
 }

@@ -58,6 +58,8 @@ export class SSEClient {
    * @param {boolean|string} [options.shared] share one stream with the
    *   other tabs of this origin that use the same key (this string, or a
    *   key made of url and topics)
+   * @param {boolean} [options.presence] open the stream with presence=on
+   *   (onPresence turns it on by itself)
    */
   constructor(url, options = {}) {
     this.url = url;
@@ -71,11 +73,10 @@ export class SSEClient {
         ? options.persist
         : "caddy-sse:last-event-id:" + url + ":" + [...this.topics].sort().join(",")
       : null;
-    this._sharedKey = options.shared
-      ? typeof options.shared === "string"
-        ? options.shared
-        : "caddy-sse:shared:" + absoluteURL(url) + ":" + [...this.topics].sort().join(",")
-      : null;
+    this._presenceOn = !!options.presence;
+    // topic -> {fns, members (identities), loaded, pending events, fetch
+    // generation}; the member list of each topic followed with onPresence.
+    this._presence = new Map();
     this._lastEventId = options.lastEventId || this._loadPersisted() || "";
     this._serverRetry = null;
     this._failures = 0;
@@ -166,6 +167,108 @@ export class SSEClient {
       globalThis.removeEventListener("pageshow", this._onPageShow);
     }
     this._setState(CLOSED, detail);
+  }
+
+  // The group a shared client joins: a stream with presence=on is not
+  // one without, so the flag is part of the key.
+  get _sharedKey() {
+    const shared = this.options.shared;
+    if (!shared) return null;
+    const key = typeof shared === "string"
+      ? shared
+      : "caddy-sse:shared:" + absoluteURL(this.url) + ":" + [...this.topics].sort().join(",");
+    return this._presenceOn ? key + ":presence" : key;
+  }
+
+  /**
+   * Follows the members of one topic (SPEC §12; the route needs presence):
+   * fn({topic, members, count}) with the identities on it, once the
+   * member list is fetched (with the client's token) and on every join and
+   * leave after. The stream asks for sse.join/sse.leave (presence=on);
+   * turning that on for an open stream reconnects it, resuming from the
+   * last id. The list is fetched again after every reconnect, as joins and
+   * leaves are not replayed. Returns a function that stops following.
+   * @param {string} topic an exact topic the client subscribes to
+   * @param {(p: {topic: string, members: string[], count: number}) => void} fn
+   */
+  onPresence(topic, fn) {
+    let p = this._presence.get(topic);
+    if (!p) {
+      p = { fns: new Set(), members: new Set(), loaded: false, pending: [], gen: 0 };
+      this._presence.set(topic, p);
+    }
+    p.fns.add(fn);
+    if (!this._presenceOn) {
+      this._presenceOn = true;
+      // Already connected without it: reconnect (or join the group of
+      // presence streams) from the last id, losing nothing.
+      if (this._role !== null && !this._closed && !this._suspended) {
+        this._stop();
+        this._start();
+      }
+    } else if (p.loaded) {
+      safeCall(fn, presenceInfo(topic, p));
+    } else if (this._state === OPEN && p.fns.size === 1) {
+      this._fetchPresence(topic, p);
+    }
+    return () => {
+      p.fns.delete(fn);
+      if (p.fns.size === 0 && this._presence.get(topic) === p) this._presence.delete(topic);
+    };
+  }
+
+  // _fetchPresence asks for a topic's members once the stream is open, so
+  // that the answer includes every join the stream has not delivered; the
+  // joins and leaves that arrive meanwhile are applied after it, in order.
+  async _fetchPresence(topic, p) {
+    const gen = ++p.gen;
+    p.loaded = false;
+    p.pending = [];
+    try {
+      const u = new URL(absoluteURL(this.url));
+      u.searchParams.set("presence", topic);
+      const res = await fetch(u.href, {
+        headers: await this._authHeaders(),
+        cache: "no-store",
+        credentials: this.options.credentials || "same-origin",
+      });
+      if (!res.ok) throw Object.assign(new Error((await res.text().catch(() => "")).trim() || res.statusText), { status: res.status });
+      const answer = await res.json();
+      if (gen !== p.gen || this._presence.get(topic) !== p) return;
+      p.members = new Set((answer.members || []).map((m) => m.identity));
+      p.loaded = true;
+      for (const ev of p.pending) applyPresence(p, ev);
+      p.pending = [];
+      for (const fn of [...p.fns]) safeCall(fn, presenceInfo(topic, p));
+    } catch (err) {
+      if (gen !== p.gen) return;
+      this._emit(this._hooks.error, { status: err.status || 0, message: "presence of " + topic + ": " + String(err && err.message || err), fatal: false });
+    }
+  }
+
+  // _presenceEvent applies an sse.join or sse.leave to its topic's list.
+  _presenceEvent(msg) {
+    let ev;
+    try { ev = JSON.parse(msg.data); } catch { return; }
+    const p = this._presence.get(ev.topic || msg.topics[0]);
+    if (!p) return;
+    ev.type = msg.type;
+    if (!p.loaded) {
+      p.pending.push(ev);
+      return;
+    }
+    if (applyPresence(p, ev)) {
+      const topic = ev.topic || msg.topics[0];
+      for (const fn of [...p.fns]) safeCall(fn, presenceInfo(topic, p));
+    }
+  }
+
+  async _authHeaders() {
+    const headers = { ...(this.options.headers || {}) };
+    let token = this.options.token;
+    if (typeof token === "function") token = await token();
+    if (token) headers.Authorization = "Bearer " + token;
+    return headers;
   }
 
   _start() {
@@ -337,10 +440,7 @@ export class SSEClient {
     this._abort = abort;
     let opened = false;
     try {
-      const headers = { Accept: "text/event-stream", ...(this.options.headers || {}) };
-      let token = this.options.token;
-      if (typeof token === "function") token = await token();
-      if (token) headers.Authorization = "Bearer " + token;
+      const headers = { Accept: "text/event-stream", ...(await this._authHeaders()) };
       if (this._lastEventId) headers["Last-Event-ID"] = this._lastEventId;
       if (gen !== this._gen) return;
       const res = await fetch(this._requestURL(), {
@@ -380,6 +480,7 @@ export class SSEClient {
   _requestURL() {
     const u = new URL(absoluteURL(this.url));
     for (const t of this.topics) u.searchParams.append("topic", t);
+    if (this._presenceOn) u.searchParams.set("presence", "on");
     if (this.options.replay && !this._lastEventId) u.searchParams.set("replay", String(this.options.replay));
     return u.href;
   }
@@ -484,6 +585,7 @@ export class SSEClient {
       }
       this._setLastId(msg.id);
     }
+    if (msg.type === "sse.join" || msg.type === "sse.leave") this._presenceEvent(msg);
     const data = msg.data;
     const event = {
       type: msg.type,
@@ -514,7 +616,13 @@ export class SSEClient {
   }
 
   _setState(state, detail = {}) {
+    const was = this._state;
     this._state = state;
+    // Every (re)opened stream, this tab's or its leader's: joins and
+    // leaves while it was down are not replayed, so fetch the lists again.
+    if (state === OPEN && was !== OPEN) {
+      for (const [topic, p] of this._presence) this._fetchPresence(topic, p);
+    }
     this._emit(this._hooks.state, state, detail);
     // The followers show the leader's connection; a leader that closes
     // says nothing, as another tab takes over.
@@ -554,6 +662,20 @@ function absoluteURL(url) {
 
 function newEvent() {
   return { type: "", id: null, data: [], topics: [], hasData: false };
+}
+
+// applyPresence applies a join or leave; it reports whether the list changed.
+function applyPresence(p, ev) {
+  if (!ev.identity) return false;
+  const had = p.members.has(ev.identity);
+  if (ev.type === "sse.join") p.members.add(ev.identity);
+  else p.members.delete(ev.identity);
+  return had !== p.members.has(ev.identity);
+}
+
+function presenceInfo(topic, p) {
+  const members = [...p.members].sort();
+  return { topic, members, count: members.length };
 }
 
 function parseReason(data) {
