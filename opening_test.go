@@ -15,7 +15,10 @@
 package caddysse
 
 import (
+	"strings"
 	"testing"
+
+	"github.com/caddy-sse/caddy-sse/internal/ssetest"
 )
 
 // TestOpeningIDResumesAfterQuietPeriod: a stream that got no event yet
@@ -68,5 +71,23 @@ func TestOpeningIDAfterEvents(t *testing.T) {
 	}
 	if ev := r.Next(itWait); ev.Data != "old" {
 		t.Fatalf("replay got %+v, want the event old", ev)
+	}
+}
+
+// TestOpeningIDNeverEchoesJunk: a resume id the hub cannot read gets a
+// reset whose id is the hub's; the junk is written nowhere.
+func TestOpeningIDNeverEchoesJunk(t *testing.T) {
+	tc := startCaddy(t, itOpenSite)
+	junk := "x\ndata: injected"
+	s := tc.SubscribeLines("/?topic=news&last_event_id=" + ssetest.QueryEscape(junk))
+	_, opening := expectOpeningID(t, s)
+	if opening == "" || strings.Contains(opening, "injected") {
+		t.Fatalf("opening id %q, want the hub's", opening)
+	}
+	if line := s.Line(itWait); line != "id: "+opening {
+		t.Fatalf("after the opening got %q, want the sse.reset with id %s", line, opening)
+	}
+	if line := s.Line(itWait); line != "event: sse.reset" {
+		t.Fatalf("got %q, want event: sse.reset", line)
 	}
 }

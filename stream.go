@@ -20,6 +20,7 @@ package caddysse
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,7 +67,7 @@ type stream struct {
 // with fetch and see headers before the body.
 func (h *Handler) openStream(w http.ResponseWriter, r *http.Request, startID string) *stream {
 	hdr := w.Header()
-	if startID != "" {
+	if startID != "" && !strings.ContainsAny(startID, "\r\n\x00") {
 		hdr.Set("Last-Event-ID", startID)
 	}
 	hdr.Set("Content-Type", "text/event-stream")

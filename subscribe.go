@@ -23,6 +23,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddy-sse/caddy-sse/hub"
@@ -391,7 +392,9 @@ func closeEvent(reason hub.Reason, retry time.Duration) []byte {
 // started, not from the moment it reconnects.
 func openingFields(d time.Duration, id string) []byte {
 	b := []byte("retry: " + strconv.FormatInt(d.Milliseconds(), 10) + "\n")
-	if id != "" {
+	// The id is the hub's or one its log read; a line break would still
+	// end the field early, so such an id is never written.
+	if id != "" && !strings.ContainsAny(id, "\r\n\x00") {
 		b = append(append(append(b, "id: "...), id...), '\n')
 	}
 	return append(b, '\n')

@@ -106,7 +106,9 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 	case sub.ResetReason != "":
 		sub.StartID = sub.NewestID
 	case req.HasLastEventID:
-		sub.StartID = req.LastEventID
+		if s.awaitID == "" { // read as one of the log's ids, not echoed unread
+			sub.StartID = req.LastEventID
+		}
 	case len(sub.Replay) == 0:
 		sub.StartID = h.lastID
 	}
