@@ -33,10 +33,15 @@ import (
 // ids want; comment lines and the other fields are passed over.
 func expectIDs(t *testing.T, s *lineStream, want []string) {
 	t.Helper()
+	prev := ""
 	for i, w := range want {
 		for {
 			line := s.Line(10 * time.Second)
-			if got, ok := strings.CutPrefix(line, "id: "); ok {
+			// The opening block's id (after retry:) is where the stream
+			// starts, not an event.
+			opening := strings.HasPrefix(prev, "retry: ")
+			prev = line
+			if got, ok := strings.CutPrefix(line, "id: "); ok && !opening {
 				if got != w {
 					t.Fatalf("event %d: id %s, want %s", i, got, w)
 				}
@@ -49,9 +54,12 @@ func expectIDs(t *testing.T, s *lineStream, want []string) {
 // waitComments reads the stream until n comment lines (heartbeats) came.
 func waitComments(t *testing.T, s *lineStream, n int) {
 	t.Helper()
+	prev := ""
 	for seen := 0; seen < n; {
 		line := s.Line(10 * time.Second)
-		if strings.HasPrefix(line, "id: ") {
+		opening := strings.HasPrefix(prev, "retry: ") // the stream's start, not an event
+		prev = line
+		if strings.HasPrefix(line, "id: ") && !opening {
 			t.Fatalf("unexpected event %q while waiting for heartbeats", line)
 		}
 		if strings.HasPrefix(line, ":") {
