@@ -140,7 +140,6 @@ func New(name string, settings Settings, opts Options) *Hub {
 		afterFunc: opts.AfterFunc,
 		observer:  opts.Observer,
 	}
-	h.syncTrackingLocked() // not shared yet: no lock needed
 	for _, reason := range DropReasons {
 		h.drops[reason] = new(atomic.Uint64)
 	}
@@ -148,6 +147,7 @@ func New(name string, settings Settings, opts Options) *Hub {
 	if h.log == nil {
 		h.log = newMemoryLog(h)
 	}
+	h.syncTrackingLocked() // not shared yet: no lock needed; after the log, which may share presence
 	h.log.Open(sink{h})
 	return h
 }

@@ -60,6 +60,7 @@ type presence struct {
 	slow      []*Subscriber
 	draining  bool
 	afterFunc func(time.Duration, func()) Timer
+	cluster   PresenceCluster // nil: presence is this instance's alone
 }
 
 // topicPresence is one exact topic's streams and members.
@@ -109,7 +110,10 @@ func (h *Hub) syncTrackingLocked() {
 	}
 	switch want := h.trackingWanted() && !h.closed; {
 	case want && h.pres == nil:
-		h.pres = &presence{grace: grace, topics: make(map[string]*topicPresence), afterFunc: h.afterFunc}
+		h.pres = &presence{grace: grace, topics: make(map[string]*topicPresence), afterFunc: h.afterFunc, cluster: h.clusterOf()}
+		if h.pres.cluster != nil {
+			h.pres.cluster.Track(h)
+		}
 		for _, s := range h.subs {
 			h.presenceOpenLocked(s, true)
 		}
@@ -124,6 +128,9 @@ func (h *Hub) syncTrackingLocked() {
 func (h *Hub) stopTrackingLocked() {
 	if h.pres.timer != nil {
 		h.pres.timer.Stop()
+	}
+	if h.pres.cluster != nil {
+		h.pres.cluster.Track(nil)
 	}
 	h.pres = nil
 }
@@ -145,8 +152,8 @@ func (h *Hub) presenceOpenLocked(s *Subscriber, silent bool) {
 		tp.streams++
 		if !tp.occupied { // else back within the grace: still occupied
 			tp.occupied = true
-			if !silent {
-				h.emitLocked(PresenceEvent{Type: PresenceOccupied, Topic: sel, Time: now})
+			if !silent || p.cluster != nil {
+				h.localLocked(PresenceEvent{Type: PresenceOccupied, Topic: sel, Time: now})
 			}
 		}
 		if s.watch {
@@ -168,7 +175,8 @@ func (h *Hub) presenceOpenLocked(s *Subscriber, silent bool) {
 		}
 		m.streams++
 		tp.members[s.Identity] = m
-		if !present && !silent {
+		if !present && (!silent || p.cluster != nil) {
+			// A silent join still goes to the cluster, which must know it.
 			h.memberChangedLocked(PresenceJoin, sel, tp, s.Identity, now)
 		}
 	}
@@ -290,7 +298,7 @@ func (h *Hub) endGraceLocked(e graceEntry, now time.Time) {
 			h.scheduleLocked(graceEntry{topic: e.topic, vacate: true, due: tp.vacateAt})
 		case tp.occupied:
 			tp.occupied = false
-			h.emitLocked(PresenceEvent{Type: PresenceVacated, Topic: e.topic, Time: now})
+			h.localLocked(PresenceEvent{Type: PresenceVacated, Topic: e.topic, Time: now})
 		}
 	} else if m, ok := tp.members[e.identity]; ok {
 		m.queued = false
@@ -363,7 +371,27 @@ func (q *graceQueue) pop() graceEntry {
 // sse.join or sse.leave, to the topic's streams that asked for them.
 func (h *Hub) memberChangedLocked(typ PresenceEventType, topic string, tp *topicPresence, identity string, now time.Time) {
 	count := len(tp.members)
+	if h.pres.cluster != nil {
+		h.pres.cluster.Local(PresenceEvent{Type: typ, Topic: topic, Identity: identity, Count: count, Time: now})
+		return // the cluster tells the watchers, on every instance, if it is the cluster's change
+	}
 	h.emitLocked(PresenceEvent{Type: typ, Topic: topic, Identity: identity, Count: count, Time: now})
+	h.tellWatchersLocked(typ, topic, tp, identity, count)
+}
+
+// localLocked reports this instance's occupied or vacated: to the
+// cluster if there is one, else to the observer.
+func (h *Hub) localLocked(e PresenceEvent) {
+	if h.pres.cluster != nil {
+		h.pres.cluster.Local(e)
+		return
+	}
+	h.emitLocked(e)
+}
+
+// tellWatchersLocked sends sse.join or sse.leave to the topic's streams
+// that asked for them.
+func (h *Hub) tellWatchersLocked(typ PresenceEventType, topic string, tp *topicPresence, identity string, count int) {
 	if len(tp.watchers) == 0 {
 		return
 	}

@@ -159,6 +159,7 @@ func (h *Hub) Presence(topic string) (info PresenceInfo, ok bool) {
 		h.mu.Unlock()
 		return info, false
 	}
+	cluster := h.pres.cluster
 	if tp := h.pres.topics[topic]; tp != nil {
 		info.Anonymous = tp.anonymous
 		info.Members = make([]PresenceMember, 0, len(tp.members))
@@ -167,6 +168,9 @@ func (h *Hub) Presence(topic string) (info PresenceInfo, ok bool) {
 		}
 	}
 	h.mu.Unlock()
+	if cluster != nil {
+		h.mergeCluster(cluster, &info)
+	}
 	// Not sorted: sorting 10,000 identities costs several times the copy,
 	// and a client orders its list its own way anyway.
 	info.Count = len(info.Members)
