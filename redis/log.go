@@ -55,6 +55,7 @@ type logConfig struct {
 	publishTimeout time.Duration
 	idemWindow     time.Duration
 	maxInFlight    int
+	prefix         string // the transport's key prefix
 }
 
 // streamLog is one hub's log in its Redis stream: a client, shared by
@@ -77,6 +78,8 @@ type streamLog struct {
 	lastErr   string
 	lastID    string
 	lag       time.Duration
+
+	cluster *cluster // presence shared with the other instances
 }
 
 func newLog(cfg logConfig) *streamLog {
@@ -89,6 +92,7 @@ func newLog(cfg logConfig) *streamLog {
 		cancel:    cancel,
 	}
 	l.client.AddHook(dialLogger{l})
+	l.cluster = newCluster(l, cfg.prefix)
 	return l
 }
 
@@ -131,6 +135,7 @@ func (l *streamLog) Start() {
 
 // Close implements hub.Log.
 func (l *streamLog) Close() {
+	l.cluster.goodbye()
 	l.mu.Lock()
 	l.closed = true
 	l.mu.Unlock()

@@ -29,7 +29,7 @@ import (
 //
 //	<prefix>{<hub>}:presence:live             sorted set: instance -> deadline (ms)
 //	<prefix>{<hub>}:presence:<inst>           set of the topics it has members on
-//	<prefix>{<hub>}:presence:<inst>:<topic>   hash: identity -> 1, "" -> occupied
+//	<prefix>{<hub>}:presence:<inst>:<topic>   hash: identity -> since (ms), "" -> occupied
 //
 // The instance's heartbeat moves its deadline and the expiry of its keys
 // forward; an instance that dies without a goodbye misses its deadline,
@@ -152,6 +152,7 @@ func (p *Presence) Goodbye(ctx context.Context) ([]Removed, error) {
 type Member struct {
 	Identity  string
 	Instances int
+	Since     time.Time // when it joined its earliest instance
 }
 
 // Members returns the members of topic on every live instance, and
@@ -163,28 +164,32 @@ func (p *Presence) Members(ctx context.Context, topic string) (members []Member,
 		return nil, false, err
 	}
 	pipe := p.rdb.Pipeline()
-	cmds := make([]*goredis.StringSliceCmd, len(live))
+	cmds := make([]*goredis.MapStringStringCmd, len(live))
 	for i, inst := range live {
-		cmds[i] = pipe.HKeys(ctx, p.base+inst+":"+topic)
+		cmds[i] = pipe.HGetAll(ctx, p.base+inst+":"+topic)
 	}
 	if _, err := pipe.Exec(ctx); err != nil && err != goredis.Nil {
 		return nil, false, err
 	}
-	seen := make(map[string]int)
+	seen := make(map[string]int) // index in members
 	for _, c := range cmds {
-		for _, id := range c.Val() {
+		for id, v := range c.Val() {
 			if id == occupiedField {
 				occupied = true
 				continue
 			}
-			if seen[id] == 0 {
-				members = append(members, Member{Identity: id})
+			ms, _ := strconv.ParseInt(v, 10, 64)
+			since := time.UnixMilli(ms)
+			i, ok := seen[id]
+			if !ok {
+				seen[id] = len(members)
+				members = append(members, Member{Identity: id, Since: since})
+				i = len(members) - 1
+			} else if since.Before(members[i].Since) {
+				members[i].Since = since
 			}
-			seen[id]++
+			members[i].Instances++
 		}
-	}
-	for i := range members {
-		members[i].Instances = seen[members[i].Identity]
 	}
 	return members, occupied, nil
 }

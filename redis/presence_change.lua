@@ -8,7 +8,7 @@ local now, ttl, base = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 redis.call('ZADD', KEYS[1], now + ttl, inst)
 local changed
 if on then
-  changed = redis.call('HSET', KEYS[3], id, '1') == 1
+  changed = redis.call('HSETNX', KEYS[3], id, ARGV[5]) == 1
   redis.call('SADD', KEYS[2], topic)
 else
   changed = redis.call('HDEL', KEYS[3], id) == 1

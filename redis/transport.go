@@ -272,6 +272,7 @@ func (t *Transport) NewLog(name string, logger *zap.Logger) hub.Log {
 		publishTimeout: durationOr(t.PublishTimeout, defaultPublishTimeout),
 		idemWindow:     durationOr(t.IdempotencyWindow, defaultIdempotencyWindow),
 		maxInFlight:    inFlight,
+		prefix:         t.KeyPrefix,
 	})
 }
 
