@@ -41,7 +41,7 @@ import (
 
 // DefaultPresenceTTL is how long an instance's members outlive its last
 // heartbeat.
-const DefaultPresenceTTL = 30 * time.Second
+const DefaultPresenceTTL = 20 * time.Second
 
 // occupiedField is the hash field that says the instance has streams on
 // the topic; identities are never empty, so it cannot collide.

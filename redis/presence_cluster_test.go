@@ -91,7 +91,7 @@ func memberIDs(h *hub.Hub) []string {
 }
 
 func TestClusterPresenceTwoHubs(t *testing.T) {
-	ssetest.SkipShort(t, "redis")
+	ssetest.SkipShort(t, ssetest.TierRedis)
 	hubs, obs := clusterHubs(t, 2)
 	a, b := hubs[0], hubs[1]
 	watcher := subscribeAs(t, b, "", true) // anonymous, on B, with presence=on
@@ -129,7 +129,7 @@ func TestClusterPresenceTwoHubs(t *testing.T) {
 }
 
 func TestClusterPresenceDeadInstance(t *testing.T) {
-	ssetest.SkipShort(t, "redis")
+	ssetest.SkipShort(t, ssetest.TierRedis)
 	old := presenceTTL
 	presenceTTL = 400 * time.Millisecond
 	t.Cleanup(func() { presenceTTL = old })
