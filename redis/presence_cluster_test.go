@@ -109,6 +109,11 @@ func TestClusterPresenceTwoHubs(t *testing.T) {
 	})
 	aliceB.Close()
 	ssetest.PollUntil(t, 5*time.Second, "alice leaves the cluster", func() bool { return len(memberIDs(a)) == 0 })
+	// The leave reaches watchers and the observer over pub/sub, after Redis.
+	ssetest.PollUntil(t, 5*time.Second, "B's watcher hears alice leave", func() bool { return watcher.Queued() >= 2 })
+	ssetest.PollUntil(t, 5*time.Second, "an observer hears alice leave", func() bool {
+		return slices.Contains(append(obs[0].list(), obs[1].list()...), "leave room alice")
+	})
 
 	var got []string
 	for _, e := range watcher.Take(nil) {
