@@ -54,7 +54,10 @@ func (h *Hub) deliver(d Delivery) {
 func (h *Hub) appendLocked(e *Event) {
 	h.seq++
 	e.seq = h.seq
-	h.last, h.lastID = e.Pos, e.ID
+	h.last, h.lastID, h.lastPub = e.Pos, e.ID, e.pub
+	if e.pub {
+		h.notePubIDLocked(e)
+	}
 	h.history = append(h.history, e)
 	h.histBytes += int64(len(e.wire))
 }
@@ -73,7 +76,15 @@ func (h *Hub) reloadLocked(d Delivery) {
 	}
 	clear(h.history)
 	h.history, h.histBytes = h.history[:0], 0
-	h.base, h.last, h.lastID = d.Base, d.Base, h.log.FormatID(d.Base)
+	clear(h.pubIDs)
+	h.base, h.last, h.lastID, h.lastPub = d.Base, d.Base, h.log.FormatID(d.Base), false
+	// History first: a resume id waiting for this load may be a
+	// publisher's id of one of these events.
+	for _, e := range d.Events {
+		if h.last.Less(e.Pos) {
+			h.appendLocked(e)
+		}
+	}
 	var waiting, resumed []*Subscriber
 	for _, s := range h.subs {
 		if !s.awaitLoad {
@@ -81,7 +92,7 @@ func (h *Hub) reloadLocked(d Delivery) {
 		}
 		s.awaitLoad = false
 		if s.awaitID != "" {
-			pos, ok := h.log.ParseID(s.awaitID)
+			pos, ok := h.resolveIDLocked(s.awaitID)
 			s.awaitID = ""
 			if !ok {
 				s.retry = ShortRetry()
@@ -105,11 +116,6 @@ func (h *Hub) reloadLocked(d Delivery) {
 			s.after, s.hasAfter = d.Live, true
 		}
 		waiting = append(waiting, s)
-	}
-	for _, e := range d.Events {
-		if h.last.Less(e.Pos) {
-			h.appendLocked(e)
-		}
 	}
 	// Ended before anything is queued: a stream that both had events
 	// waiting and was ended could write them first, and its client would

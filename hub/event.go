@@ -28,7 +28,11 @@ const reservedTypePrefix = "sse."
 // Event is one published event. Its log assigns ID and Pos, and the
 // event is encoded once; every subscriber writes the same bytes.
 type Event struct {
-	// ID is the opaque id sent to clients in the id: field.
+	// ID is the opaque id sent to clients in the id: field. Set before
+	// Publish, it is the publisher's id for the event (see
+	// ValidatePublisherID), kept on the wire for every subscriber and
+	// resumable while the event is in history; left empty, the log
+	// assigns its own.
 	ID string
 	// Pos is the event's place in its log.
 	Pos Position
@@ -45,11 +49,16 @@ type Event struct {
 
 	wire []byte // encoded once, shared by all writers
 	seq  uint64 // the hub's count of deliveries; see Hub.deliver
+	pub  bool   // ID is the publisher's, not the log's
 }
 
 // Size is the encoded size of the event in bytes, the figure that
 // max_event_size and history_size limit.
 func (e *Event) Size() int { return len(e.wire) }
+
+// PublisherID reports whether the event's ID is the one its publisher
+// gave it rather than the log's.
+func (e *Event) PublisherID() bool { return e.pub }
 
 // Wire is the event encoded, id included, as every subscriber writes it.
 // It is shared: callers must not modify it.
@@ -95,7 +104,7 @@ func (e *Event) Validate() error {
 	if e.Retry < 0 {
 		return ErrRetry
 	}
-	return nil
+	return ValidatePublisherID(e.ID)
 }
 
 // Encode renders e, id included, in the text/event-stream format.

@@ -40,6 +40,9 @@ func (h *Hub) trimLocked() {
 	}
 	if drop > 0 {
 		h.base = h.history[drop-1].Pos
+		if len(h.pubIDs) > 0 {
+			h.forgetPubIDsLocked(h.history[:drop])
+		}
 		clear(h.history[:drop]) // let the collector have them
 		h.history = h.history[drop:]
 		h.histBytes = bytes

@@ -83,10 +83,12 @@ type Hub struct {
 	seq       uint64   // deliveries so far: orders events within this hub
 	history   []*Event // oldest first, in log order
 	histBytes int64
-	base      Position // history holds every delivered event after base
-	last      Position // newest event delivered
-	lastID    string   // its id, or the log's id of base
-	horizon   Position // the log will deliver nothing at or before it (Delivery.Horizon)
+	base      Position            // history holds every delivered event after base
+	last      Position            // newest event delivered
+	lastID    string              // its id, or the log's id of base
+	lastPub   bool                // lastID is a publisher's id (Event.ID set before Publish)
+	pubIDs    map[string]Position // publisher id → newest position in history with it; see pubid.go
+	horizon   Position            // the log will deliver nothing at or before it (Delivery.Horizon)
 
 	loaded   bool          // the log's first delivery (a reload) came
 	loadedCh chan struct{} // closed once loaded
@@ -261,6 +263,7 @@ func (h *Hub) Close() {
 		h.stopTrackingLocked()
 	}
 	h.history = nil
+	h.pubIDs = nil
 	h.histBytes = 0
 	h.mu.Unlock()
 	h.log.Close() // outside the lock: a reader may be delivering

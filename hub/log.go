@@ -155,3 +155,11 @@ func NewStoredEvent(id string, pos Position, stored time.Time, topics []string, 
 	e.wire = appendIDLine(make([]byte, 0, IDLineLen(id)+len(body)), id, body)
 	return e
 }
+
+// NewStoredPublisherEvent is NewStoredEvent for an event its publisher
+// gave an id: id is that id, and pos the log's position of the event.
+func NewStoredPublisherEvent(id string, pos Position, stored time.Time, topics []string, body []byte) *Event {
+	e := NewStoredEvent(id, pos, stored, topics, body)
+	e.pub = true
+	return e
+}

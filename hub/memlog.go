@@ -82,7 +82,11 @@ func (m *memoryLog) Append(_ context.Context, events []*Event, idemKey string, m
 	}
 	ids := m.nextIDs(len(events))
 	wireSize := 0
-	for i := range events {
+	for i, e := range events {
+		if e.ID != "" {
+			ids[i] = e.ID // the publisher's: kept, see Event.ID
+			e.pub = true
+		}
 		n := IDLineLen(ids[i]) + len(bodies[i])
 		if maxSize > 0 && n > maxSize {
 			return nil, ErrEventTooLarge

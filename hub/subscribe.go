@@ -139,7 +139,7 @@ func (h *Hub) resumeLocked(sub *Subscription, s *Subscriber, req SubscribeReques
 		s.awaitID, s.awaitLoad = req.LastEventID, true
 		return
 	}
-	pos, ok := h.log.ParseID(req.LastEventID)
+	pos, ok := h.resolveIDLocked(req.LastEventID)
 	switch {
 	case !ok:
 		sub.ResetReason = ReasonUnknownID
@@ -169,7 +169,7 @@ func (h *Hub) newestVisibleLocked(selectors []string) string {
 			return h.history[i].ID
 		}
 	}
-	return h.lastID
+	return h.resetIDLocked()
 }
 
 // unknownLocked reports whether a resume point at or after base names

@@ -207,8 +207,9 @@ func (l *streamLog) Status() *hub.TransportStatus {
 // trimmed to its length and age, and the key remembered.
 //
 // KEYS: stream, idempotency key. ARGV: use key (0/1), max length, min id
-// ("" for none), key lifetime in ms, event count, then topics and body
-// of each event.
+// ("" for none), key lifetime in ms, event count, then topics, body and
+// publisher id ("" for none) of each event. A publisher id is stored in
+// the entry's field i, for every instance's reader to put on the wire.
 var publishScript = goredis.NewScript(`
 if ARGV[1] == '1' then
 	local ids = redis.call('GET', KEYS[2])
@@ -217,7 +218,12 @@ end
 local n = tonumber(ARGV[5])
 local ids = {}
 for i = 1, n do
-	ids[i] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 't', ARGV[4 + 2 * i], 'b', ARGV[5 + 2 * i])
+	local a = 3 + 3 * i
+	if ARGV[a + 2] == '' then
+		ids[i] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 't', ARGV[a], 'b', ARGV[a + 1])
+	else
+		ids[i] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 't', ARGV[a], 'b', ARGV[a + 1], 'i', ARGV[a + 2])
+	end
 end
 if ARGV[3] ~= '' then
 	redis.call('XTRIM', KEYS[1], 'MINID', '~', ARGV[3])
@@ -239,7 +245,7 @@ func (l *streamLog) Append(ctx context.Context, events []*hub.Event, idemKey str
 		return nil, fmt.Errorf("%w: too many publishes waiting for Redis", hub.ErrUnavailable)
 	}
 	settings := l.sink.Settings()
-	args := make([]any, 5, 5+2*len(events))
+	args := make([]any, 5, 5+3*len(events))
 	args[0], args[1], args[2], args[3], args[4] = "0", max(settings.History, streamMin), "",
 		max(l.idemWindow.Milliseconds(), 1), len(events) // PX 0 would fail after the XADDs
 	if idemKey != "" {
@@ -250,10 +256,14 @@ func (l *streamLog) Append(ctx context.Context, events []*hub.Event, idemKey str
 	}
 	for _, e := range events {
 		body := e.Body()
-		if maxSize > 0 && idLineLen+len(body) > maxSize {
+		idLen := idLineLen
+		if e.ID != "" {
+			idLen = hub.IDLineLen(e.ID) // the publisher's, kept on the wire
+		}
+		if maxSize > 0 && idLen+len(body) > maxSize {
 			return nil, hub.ErrEventTooLarge
 		}
-		args = append(args, strings.Join(e.Topics, " "), body)
+		args = append(args, strings.Join(e.Topics, " "), body, e.ID)
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.publishTimeout)
 	defer cancel()
@@ -270,7 +280,7 @@ func (l *streamLog) Append(ctx context.Context, events []*hub.Event, idemKey str
 		l.failed(err)
 		return nil, fmt.Errorf("%w: %v", hub.ErrUnavailable, err)
 	}
-	ids, err := parsePublishReply(res, len(events))
+	ids, again, err := parsePublishReply(res, len(events))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", hub.ErrUnavailable, err)
 	}
@@ -280,25 +290,30 @@ func (l *streamLog) Append(ctx context.Context, events []*hub.Event, idemKey str
 			return nil, fmt.Errorf("%w: unexpected reply from Redis", hub.ErrUnavailable)
 		}
 		ids[i] = cipher.ID(pos)
+		if i < len(events) && events[i].ID != "" && !again {
+			ids[i] = events[i].ID
+		}
 	}
 	return ids, nil
 }
 
 // parsePublishReply reads publishScript's reply, {stored before, ids},
-// checking its shape: n ids for a new publish.
-func parsePublishReply(res []any, n int) ([]string, error) {
+// checking its shape: n ids for a new publish; again tells a publish
+// stored before under its idempotency key.
+func parsePublishReply(res []any, n int) (ids []string, again bool, err error) {
 	if len(res) != 2 {
-		return nil, errors.New("unexpected reply from Redis")
+		return nil, false, errors.New("unexpected reply from Redis")
 	}
 	joined, _ := res[1].(string)
 	if joined == "" {
-		return nil, errors.New("unexpected reply from Redis")
+		return nil, false, errors.New("unexpected reply from Redis")
 	}
-	ids := strings.Split(joined, " ")
-	if again, _ := res[0].(int64); again == 0 && len(ids) != n {
-		return nil, errors.New("unexpected reply from Redis")
+	ids = strings.Split(joined, " ")
+	flag, _ := res[0].(int64)
+	if flag == 0 && len(ids) != n {
+		return nil, false, errors.New("unexpected reply from Redis")
 	}
-	return ids, nil
+	return ids, flag != 0, nil
 }
 
 func (l *streamLog) failed(err error) {

@@ -290,7 +290,12 @@ func (l *streamLog) decode(msgs []goredis.XMessage) []*hub.Event {
 				zap.String("hub", l.hub), zap.String("id", m.ID))
 			continue
 		}
-		events = append(events, hub.NewStoredEvent(ids.ID(pos), pos, time.UnixMilli(int64(pos.Major)), strings.Fields(topics), []byte(body)))
+		stored := time.UnixMilli(int64(pos.Major))
+		if pubID, _ := m.Values["i"].(string); pubID != "" {
+			events = append(events, hub.NewStoredPublisherEvent(pubID, pos, stored, strings.Fields(topics), []byte(body)))
+			continue
+		}
+		events = append(events, hub.NewStoredEvent(ids.ID(pos), pos, stored, strings.Fields(topics), []byte(body)))
 	}
 	return events
 }

@@ -48,7 +48,7 @@ func TestParsePublishReply(t *testing.T) {
 		{"ids not a string", []any{int64(0), int64(5)}, 1, false},
 		{"empty ids", []any{int64(0), ""}, 1, false},
 	} {
-		if _, err := parsePublishReply(tt.reply, tt.n); (err == nil) != tt.ok {
+		if _, _, err := parsePublishReply(tt.reply, tt.n); (err == nil) != tt.ok {
 			t.Errorf("%s: err %v, want ok %v", tt.name, err, tt.ok)
 		}
 	}
