@@ -25,6 +25,11 @@
 // hands every event back to the hub through one callback, Sink.Deliver,
 // the only way into fan-out.
 //
+// An event's id is the log's own unless its publisher gave it one
+// (Event.ID set before Hub.Publish, checked by ValidatePublisherID): that
+// id is kept on the wire for every subscriber and resumes while the event
+// is in history (pubid.go); it names the event, the log still orders it.
+//
 // Presence (presence.go, presence_events.go) tracks who is on each exact
 // topic, with a grace before a leave or a vacate, while Settings.Presence
 // is on or an Observer is set; it sees every stream at Subscribe and at

@@ -18,7 +18,10 @@
 // key prefix shares. transport.go holds the module, its options and its
 // Caddyfile block; log.go appends to the stream; reader.go follows it and
 // hands what it reads to the hub; streamid.go parses Redis stream ids,
-// which never leave this package except as event ids.
+// which never leave this package except as event ids. An entry holds an
+// event's topics (field t), its body (b) and, when its publisher gave it
+// an id, that id (i), which every reader puts on the wire in place of the
+// entry's own.
 //
 // It imports the hub package, Caddy and go-redis; nothing imports it but
 // the plugin's root package, which links it into every build.

@@ -41,8 +41,9 @@ const (
 	maxClockSkew = 10 * time.Second
 )
 
-// idLineLen is the size of an event's id: line: every id has hub.IDLen
-// bytes, so max_event_size is checked before Redis assigns the id.
+// idLineLen is the size of an event's id: line: every id the log makes
+// has hub.IDLen bytes, so max_event_size is checked before Redis assigns
+// the id; an event with a publisher's id is checked with that id.
 var idLineLen = hub.IDLineLen(strings.Repeat("0", hub.IDLen))
 
 type logConfig struct {
