@@ -278,3 +278,37 @@ func TestHubNoPublisherIDsNoMap(t *testing.T) {
 		t.Fatal("a map of publisher ids was made")
 	}
 }
+
+// A subscriber that came before a shared log's first load, resuming from
+// a publisher id, gets what follows the newest event with that id in the
+// load; one whose id the load does not have is reset.
+func TestSharedLogPublisherIDResumeBeforeLoad(t *testing.T) {
+	h, log := newTransportHub(10)
+	log.keyless = true
+	sub := func(id string) *Subscription {
+		s, err := h.Subscribe(SubscribeRequest{Selectors: []string{"t"}, LastEventID: id, HasLastEventID: true, Buffer: 100})
+		if err != nil || s.ResetReason != "" {
+			t.Fatalf("resume from %q before load: %+v, %v", id, s, err)
+		}
+		t.Cleanup(s.Close)
+		return s
+	}
+	dup, unknown := sub("dup"), sub("unknown")
+
+	evs := streamEvents(3, 4, 5, 6)
+	for _, i := range []int{0, 2} {
+		e := evs[i]
+		evs[i] = NewStoredPublisherEvent("dup", e.Pos, e.Time, e.Topics, e.Body())
+	}
+	log.load(evs, Position{2, 0}, false)
+	if got := takeIDs(dup.Subscriber); got != "6-0" {
+		t.Errorf("resumed from a reused publisher id, got %q from the load, want 6-0", got)
+	}
+	if !hubDone(unknown.Subscriber) || unknown.Reason() != ReasonUnknownID {
+		t.Errorf("unknown publisher id: done %v, reason %q", hubDone(unknown.Subscriber), unknown.Reason())
+	}
+	log.ingest(streamEvents(7))
+	if got := takeIDs(dup.Subscriber); got != "7-0" {
+		t.Errorf("live after the load: %q", got)
+	}
+}
