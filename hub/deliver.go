@@ -130,7 +130,7 @@ func (h *Hub) reloadLocked(d Delivery) {
 	}
 	for _, e := range h.history {
 		for _, s := range waiting {
-			if !s.removed && eventMatches(s.Selectors, e) {
+			if !s.removed && s.wants(e) {
 				h.queueLocked(s, e) // it skips events up to s.after
 			}
 		}
@@ -157,6 +157,11 @@ type fanOutCache struct {
 // fanOutLocked is h.fanOutLocked(e) for an event of a delivery; next is
 // the event after it, if any.
 func (c *fanOutCache) fanOutLocked(h *Hub, e, next *Event) {
+	if len(h.matchers) > 0 || e.Private || e.Opaque {
+		c.valid = false // Mercure events and subscribers take the plain path
+		h.fanOutLocked(e)
+		return
+	}
 	t, single := onlyTopic(e)
 	if !single || !c.valid || t != c.topic {
 		if nt, _ := onlyTopic(next); !single || nt != t {
@@ -192,6 +197,17 @@ func onlyTopic(e *Event) (string, bool) {
 // instead of waiting: one slow reader never delays the others.
 func (h *Hub) fanOutLocked(e *Event) {
 	queue := func(s *Subscriber) { h.queueLocked(s, e) }
+	if len(h.matchers) > 0 {
+		for s := range h.matchers {
+			if s.match(e) {
+				h.queueLocked(s, e)
+			}
+		}
+	}
+	if e.Private || e.Opaque {
+		h.fanOutNativeLocked(e, queue)
+		return
+	}
 	for _, t := range e.Topics {
 		// The exact set is walked here rather than through each's callback:
 		// it is the wide fan-out, where an indirect call per subscriber shows.
@@ -226,6 +242,25 @@ func (h *Hub) queueLocked(s *Subscriber, e *Event) {
 		select {
 		case s.wake <- struct{}{}:
 		default: // a wake-up is already pending
+		}
+	}
+}
+
+// fanOutNativeLocked queues a Mercure event for native subscribers: none
+// for a private one, and only through its topics that are native topics.
+func (h *Hub) fanOutNativeLocked(e *Event, queue func(*Subscriber)) {
+	if e.Private {
+		return
+	}
+	for _, t := range e.Topics {
+		if ValidateTopic(t) != nil {
+			continue
+		}
+		for s := range h.index.exact[t] {
+			h.queueLocked(s, e)
+		}
+		if h.index.patterns.children > 0 {
+			h.index.patterns.match(t, queue)
 		}
 	}
 }

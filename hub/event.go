@@ -46,6 +46,14 @@ type Event struct {
 	Retry time.Duration
 	// Time is when the log stored the event.
 	Time time.Time
+	// Opaque topics are Mercure's: any string of up to MaxTopicLen bytes
+	// without CR, LF or NUL (ValidateOpaqueTopic). Native subscribers see
+	// only those of its topics that are also valid native topics.
+	Opaque bool
+	// Private events reach only subscribers with a Match that accepts
+	// them (Mercure subscribers whose claims cover a topic), never a
+	// native subscriber.
+	Private bool
 
 	wire []byte // encoded once, shared by all writers
 	seq  uint64 // the hub's count of deliveries; see Hub.deliver
@@ -82,7 +90,11 @@ func (e *Event) Validate() error {
 		return ErrNoTopic
 	}
 	for _, t := range e.Topics {
-		if err := ValidateTopic(t); err != nil {
+		validate := ValidateTopic
+		if e.Opaque {
+			validate = ValidateOpaqueTopic
+		}
+		if err := validate(t); err != nil {
 			return err
 		}
 	}

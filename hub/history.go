@@ -72,10 +72,10 @@ func (h *Hub) afterLocked(pos Position) []*Event {
 
 // matchingLocked returns the events of evs matched by any selector; with
 // limit > 0, only the last limit of them.
-func matchingLocked(selectors []string, evs []*Event, limit int) []*Event {
+func matchingLocked(s *Subscriber, evs []*Event, limit int) []*Event {
 	var out []*Event
 	for i := len(evs) - 1; i >= 0 && (limit <= 0 || len(out) < limit); i-- {
-		if eventMatches(selectors, evs[i]) {
+		if s.wants(evs[i]) {
 			out = append(out, evs[i])
 		}
 	}
@@ -83,9 +83,25 @@ func matchingLocked(selectors []string, evs []*Event, limit int) []*Event {
 	return out
 }
 
+// wants reports whether s gets e: through its Match, or its selectors
+// (native subscribers never get private events, nor opaque topics that
+// are not native topics).
+func (s *Subscriber) wants(e *Event) bool {
+	if s.match != nil {
+		return s.match(e)
+	}
+	if e.Private {
+		return false
+	}
+	return eventMatches(s.Selectors, e)
+}
+
 func eventMatches(selectors []string, e *Event) bool {
 	for _, sel := range selectors {
 		for _, t := range e.Topics {
+			if e.Opaque && ValidateTopic(t) != nil {
+				continue
+			}
 			if MatchSelector(sel, t) {
 				return true
 			}

@@ -96,6 +96,7 @@ type Hub struct {
 
 	index     *topicIndex // selectors → subscribers
 	subs      map[uint64]*Subscriber
+	matchers  map[*Subscriber]struct{} // subscribers with a Match (Mercure), not in index
 	perClient map[string]int
 	nextSubID uint64
 
@@ -135,6 +136,7 @@ func New(name string, settings Settings, opts Options) *Hub {
 		settings:  settings,
 		index:     newTopicIndex(),
 		subs:      make(map[uint64]*Subscriber),
+		matchers:  make(map[*Subscriber]struct{}),
 		perClient: make(map[string]int),
 		drops:     make(map[Reason]*atomic.Uint64, len(DropReasons)),
 		loadedCh:  make(chan struct{}),

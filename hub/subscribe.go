@@ -41,6 +41,12 @@ type SubscribeRequest struct {
 	// Presence asks for sse.join and sse.leave events on the exact topics
 	// of Selectors, while the hub tracks presence.
 	Presence bool
+	// Match, when set, decides alone which events the subscriber gets
+	// (Mercure's URI templates and private updates): Selectors are then
+	// only reported, not indexed. Such subscribers are checked per event,
+	// and only hubs that have one pay for it. Match runs under the hub's
+	// lock and must not call the hub.
+	Match func(*Event) bool
 }
 
 // Subscription is what Subscribe hands back: the subscriber, the history to
@@ -92,12 +98,13 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 		hub:       h,
 		lastSeq:   h.seq,
 		watch:     req.Presence,
+		match:     req.Match,
 	}
 	switch {
 	case req.HasLastEventID:
 		h.resumeLocked(sub, s, req)
 	case req.Replay > 0:
-		sub.Replay = matchingLocked(req.Selectors, h.history, req.Replay)
+		sub.Replay = matchingLocked(s, h.history, req.Replay)
 	}
 	if !h.loaded {
 		s.awaitLoad = true // the first load gives it what came after it
@@ -115,8 +122,12 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 
 	h.nextSubID++
 	s.ID = h.nextSubID
-	for _, sel := range req.Selectors {
-		h.index.add(sel, s)
+	if s.match != nil {
+		h.matchers[s] = struct{}{}
+	} else {
+		for _, sel := range req.Selectors {
+			h.index.add(sel, s)
+		}
 	}
 	h.subs[s.ID] = s
 	h.perClient[req.Client]++
@@ -148,14 +159,14 @@ func (h *Hub) resumeLocked(sub *Subscription, s *Subscriber, req SubscribeReques
 	case h.unknownLocked(pos):
 		sub.ResetReason = ReasonUnknownID
 	case !h.last.Less(pos):
-		sub.Replay = matchingLocked(req.Selectors, h.afterLocked(pos), 0)
+		sub.Replay = matchingLocked(s, h.afterLocked(pos), 0)
 	default:
 		// Newer than anything delivered here: stored through another
 		// instance a moment ago. Live events up to it are skipped.
 		s.after, s.hasAfter = pos, true
 	}
 	if sub.ResetReason != "" {
-		sub.NewestID = h.newestVisibleLocked(req.Selectors)
+		sub.NewestID = h.newestVisibleLocked(s)
 	}
 }
 
@@ -163,9 +174,9 @@ func (h *Hub) resumeLocked(sub *Subscription, s *Subscriber, req SubscribeReques
 // that of the newest event in history its selectors match, so that the
 // id tells it nothing of events it may not see; with none, the hub's
 // newest position.
-func (h *Hub) newestVisibleLocked(selectors []string) string {
+func (h *Hub) newestVisibleLocked(s *Subscriber) string {
 	for i := len(h.history) - 1; i >= 0; i-- {
-		if eventMatches(selectors, h.history[i]) {
+		if s.wants(h.history[i]) {
 			return h.history[i].ID
 		}
 	}

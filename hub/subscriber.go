@@ -42,9 +42,10 @@ type Subscriber struct {
 	retry  time.Duration // how long the client should stay away; written before close
 
 	hub     *Hub
-	removed bool   // guarded by hub.mu
-	watch   bool   // wants sse.join and sse.leave
-	lastSeq uint64 // delivery number of the last event queued; guarded by hub.mu
+	removed bool              // guarded by hub.mu
+	watch   bool              // wants sse.join and sse.leave
+	match   func(*Event) bool // with it, the subscriber is in hub.matchers, not the index
+	lastSeq uint64            // delivery number of the last event queued; guarded by hub.mu
 
 	// A subscriber of a shared log may resume after an event this
 	// instance has not been given yet: events up to after are skipped.
@@ -125,8 +126,12 @@ func (h *Hub) removeEndedLocked(s *Subscriber, reason, ended Reason) {
 		return
 	}
 	s.removed = true
-	for _, sel := range s.Selectors {
-		h.index.remove(sel, s)
+	if s.match != nil {
+		delete(h.matchers, s)
+	} else {
+		for _, sel := range s.Selectors {
+			h.index.remove(sel, s)
+		}
 	}
 	delete(h.subs, s.ID)
 	if h.perClient[s.Client]--; h.perClient[s.Client] <= 0 {

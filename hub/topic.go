@@ -34,6 +34,7 @@ var (
 	errTopicSegment    = errors.New("topic has an empty segment")
 	errTopicWildcard   = errors.New("topic contains a wildcard; publish to concrete topics only")
 	errSelectorPattern = errors.New("selector wildcard must be a whole segment: '*' for one segment, '**' as the last segment")
+	errOpaqueChar      = errors.New("topic contains CR, LF or NUL")
 	errTopicQuery      = errors.New("topic contains '?' or '#': separate query parameters with '&', as in ?topic=news&token=…")
 )
 
@@ -46,6 +47,23 @@ func ValidateTopic(t string) error {
 		return errTopicWildcard
 	}
 	return checkSegments(t)
+}
+
+// ValidateOpaqueTopic reports whether t is a Mercure topic: 1 to
+// MaxTopicLen bytes of valid UTF-8 without CR, LF or NUL. URLs, '{', '}'
+// and '*' are all allowed: Mercure topics are opaque strings.
+func ValidateOpaqueTopic(t string) error {
+	switch {
+	case t == "":
+		return errTopicEmpty
+	case len(t) > MaxTopicLen:
+		return errTopicTooLong
+	case !utf8.ValidString(t):
+		return errTopicUTF8
+	case strings.ContainsAny(t, "\r\n\x00"):
+		return errOpaqueChar
+	}
+	return nil
 }
 
 // ValidateSelector reports whether s is a topic or a pattern (SPEC §3).
