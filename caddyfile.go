@@ -205,6 +205,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			h.Presence = true
 		case "presence_grace":
 			h.PresenceGrace, err = durationArg(d)
+		case "mercure", "publisher_jwt", "subscriber_jwt", "anonymous":
+			err = parseMercureOption(d, opt, h)
 		default:
 			return d.Errf("unknown sse option %q", opt)
 		}
@@ -217,6 +219,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if err := cfgargs.NoBlock(d, fmt.Sprintf("option %q", opt)); err != nil {
 			return err
 		}
+	}
+	if h.Mercure != nil && !seen["mercure"] {
+		return d.Err("publisher_jwt, subscriber_jwt and anonymous are Mercure options: add mercure to the sse block")
 	}
 	// presence may come after a webhook that needs it.
 	for _, hook := range h.Webhooks {

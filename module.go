@@ -207,9 +207,15 @@ type Handler struct {
 	// configuration keeps its queue. Default: none.
 	Webhooks []*webhook.Config `json:"webhooks,omitempty"`
 
+	// Mercure makes this route speak the Mercure 0.x protocol on the
+	// hub (SPEC §14): opaque topics, URI-template selectors, the publish
+	// form and Mercure JWTs. Default: none (the native protocol).
+	Mercure *MercureConfig `json:"mercure,omitempty"`
+
 	verifier           *tokenVerifier
-	subscribeTemplates []string // SubscribeAllow and Topics
-	corsOrigins        []string // lowercased
+	mercure            *mercureRoute // built from Mercure by Provision
+	subscribeTemplates []string      // SubscribeAllow and Topics
+	corsOrigins        []string      // lowercased
 
 	transport Transport
 	poolKey   string // the hub's key in the pool: its name, plus the transport's identity
@@ -264,7 +270,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.validateOptions(); err != nil {
 		return err
 	}
-	if len(h.SubscribeAllow) == 0 && len(h.PublishAllow) == 0 && len(h.Topics) == 0 && h.JWT == nil {
+	if err := h.provisionMercure(); err != nil {
+		return err
+	}
+	if h.Mercure == nil && len(h.SubscribeAllow) == 0 && len(h.PublishAllow) == 0 && len(h.Topics) == 0 && h.JWT == nil {
 		// Safe, and almost certainly not what the operator meant.
 		h.logger.Warn("this sse route serves nothing: it has no subscribe_allow, publish_allow, topics or jwt, so every request gets 401",
 			zap.String("hub", h.Hub))
@@ -440,6 +449,9 @@ func (h *Handler) Cleanup() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
 	if answered, err := h.serveCORS(w, r); answered {
 		return err
+	}
+	if h.mercure != nil {
+		return h.serveMercure(w, r)
 	}
 	if answered, err := h.serveUI(w, r); answered {
 		return err

@@ -107,7 +107,7 @@ func (e *Event) Validate() error {
 	if strings.HasPrefix(e.Type, reservedTypePrefix) {
 		return errTypeReserved
 	}
-	if e.Data == "" {
+	if e.Data == "" && !e.Opaque { // Mercure updates may have no data
 		return ErrDataMissing
 	}
 	if !utf8.ValidString(e.Data) {

@@ -47,6 +47,9 @@ type SubscribeRequest struct {
 	// and only hubs that have one pay for it. Match runs under the hub's
 	// lock and must not call the hub.
 	Match func(*Event) bool
+	// WantNewestID asks for NewestID even without a reset: Mercure's
+	// Last-Event-ID response header.
+	WantNewestID bool
 }
 
 // Subscription is what Subscribe hands back: the subscriber, the history to
@@ -109,6 +112,9 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 	if !h.loaded {
 		s.awaitLoad = true // the first load gives it what came after it
 	}
+	if req.WantNewestID && sub.NewestID == "" {
+		sub.NewestID = h.newestVisibleLocked(s)
+	}
 	switch {
 	case sub.ResetReason != "":
 		sub.StartID = sub.NewestID
@@ -116,6 +122,10 @@ func (h *Hub) Subscribe(req SubscribeRequest) (*Subscription, error) {
 		if s.awaitID == "" { // read as one of the log's ids, not echoed unread
 			sub.StartID = req.LastEventID
 		}
+	case len(sub.Replay) == 0 && req.WantNewestID:
+		// A route that must not tell of other topics starts from the
+		// newest event this subscriber may see.
+		sub.StartID = sub.NewestID
 	case len(sub.Replay) == 0:
 		sub.StartID = h.lastID
 	}
