@@ -247,6 +247,7 @@ func TestAdaptShippedCaddyfiles(t *testing.T) {
 	// environment, as the README tells operators to.
 	t.Setenv("SSE_JWT_KEY", strings.Repeat("k", 32))
 	t.Setenv("SSE_WEBHOOK_SECRET", strings.Repeat("w", 32))
+	t.Setenv("MERCURE_JWT_SECRET", strings.Repeat("m", 32))
 	for path, text := range shippedCaddyfiles(t) {
 		t.Run(path, func(t *testing.T) {
 			if formatted := string(caddyfile.Format([]byte(text))); formatted != text {
