@@ -103,8 +103,7 @@ func TestMercureRS256(t *testing.T) {
 }
 
 // A publisher-supplied id is the update's id on the wire, for Mercure and
-// native subscribers, and resumable. It needs the hub to keep an Event's
-// ID given to Publish (another branch); until then it skips.
+// native subscribers, and resumable.
 func TestMercurePublisherID(t *testing.T) {
 	tc := startMercure(t)
 	pub := mercureJWT(t, mercureSecret, map[string]any{"publish": []string{"*"}})
@@ -115,7 +114,7 @@ func TestMercurePublisherID(t *testing.T) {
 		t.Fatalf("publish: %d %s", status, id)
 	}
 	if id != "urn:uuid:1234" {
-		t.Skip("the hub does not keep publisher-supplied ids yet (needs the publisher-id branch)")
+		t.Fatalf("publish answered id %q, want the publisher's urn:uuid:1234", id)
 	}
 	if ev := s.Next(5 * time.Second); ev.ID != id {
 		t.Errorf("Mercure subscriber got id %q, want %q", ev.ID, id)
