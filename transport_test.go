@@ -39,6 +39,7 @@ import (
 	"time"
 
 	"github.com/caddy-sse/caddy-sse/hub"
+	"github.com/caddy-sse/caddy-sse/internal/ssetest"
 	"github.com/caddy-sse/caddy-sse/internal/ssetest/caddytest"
 	"github.com/klauspost/compress/zstd"
 	"github.com/quic-go/quic-go/http3"
@@ -338,6 +339,7 @@ func TestTransportSlowDropWhileWriteBlocked(t *testing.T) {
 // never catch up. A reload during such a replay must end it between two
 // writes, with sse.close, rather than hold the reload until it is done.
 func TestTransportReplayBacklog(t *testing.T) {
+	ssetest.SkipShort(t, ssetest.TierTimeout)
 	const n = 300 // ~19 MiB of history, far more than socket buffers hold
 	const writeTimeout = 3 * time.Second
 	caddyfile := `http://127.0.0.1:{PORT} {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/caddy-sse/caddy-sse/hub"
+	"github.com/caddy-sse/caddy-sse/internal/ssetest"
 	"github.com/caddy-sse/caddy-sse/internal/ssetest/caddytest"
 	"github.com/quic-go/quic-go/http3"
 )
@@ -41,6 +42,7 @@ import (
 // of their own when the request is read), so a stream that kept that
 // ceiling would be cut mid-stream.
 func TestTransportServerWriteTimeout(t *testing.T) {
+	ssetest.SkipShort(t, ssetest.TierTimeout)
 	const serverTimeout = 500 * time.Millisecond
 	const (
 		write  = "write 500ms"

@@ -23,6 +23,7 @@ const (
 	TierProcess = "xcaddy-process" // Caddy built with xcaddy, run as a child process
 	TierBrowser = "Chromium"       // a headless browser
 	TierRedis   = "redis-server"   // a Redis server
+	TierTimeout = "timeouts"       // waits out real write and server timeouts, seconds each
 )
 
 // SkipShort skips a test of a slow tier under go test -short. It is not
